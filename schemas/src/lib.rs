@@ -1,0 +1,8 @@
+//! Pure SCIM 2.0 (RFC 7643/7644): resource schemas, the filter language, PATCH, validation and
+//! projection. No I/O: the server crate brings storage and HTTP.
+
+pub mod error;
+pub mod filter;
+pub mod schema;
+
+pub use error::{ScimError, ScimResult, ScimType};
