@@ -3,6 +3,9 @@
 
 pub mod error;
 pub mod filter;
+pub mod patch;
+pub mod projection;
+pub mod resource;
 pub mod schema;
 
 pub use error::{ScimError, ScimResult, ScimType};

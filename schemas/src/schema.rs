@@ -290,3 +290,7 @@ impl Registry {
 fn short(json: &str) -> String {
     json.chars().take(60).collect()
 }
+
+#[cfg(test)]
+#[path = "schema_tests.rs"]
+mod tests;

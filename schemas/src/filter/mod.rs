@@ -2,5 +2,9 @@
 //! in-memory evaluator that is the test oracle for the SQL compilers.
 
 mod ast;
+mod eval;
+mod parse;
 
 pub use ast::{AttrPath, CompValue, CompareOp, Filter};
+pub use eval::{Matcher, compile, matches};
+pub use parse::{PatchPath, parse_filter, parse_path};

@@ -1,0 +1,57 @@
+-- wrk script for the measured scenarios. Args (after --):
+--   scenario ids_file run_tag
+-- scenario: get_by_id | filter_eq | filter_sw | list | create
+-- ids_file: "<id> <userName>" lines written by the loader.
+-- run_tag: makes the userNames of `create` unique across runs.
+-- wrk's URL must be the SCIM base, e.g. http://127.0.0.1:8080/scim/v2
+-- done() prints one "@@result key=value..." line that bench/run.sh parses.
+dofile(debug.getinfo(1, "S").source:sub(2):match("^(.*/)") .. "common.lua")
+
+local next_tid = 0
+function setup(thread)
+  thread:set("tid", next_tid)
+  next_tid = next_tid + 1
+end
+
+function init(args)
+  scenario, ids_file, run_tag = args[1], args[2], args[3]
+  base = wrk.path:gsub("/$", "")
+  math.randomseed(os.time() * 1000 + tid)
+  values = {}
+  if scenario == "get_by_id" or scenario == "filter_eq" then
+    -- Keep only the column this scenario needs: 1M ids fit easily per thread.
+    local col = (scenario == "get_by_id") and "^(%S+)" or "^%S+ (%S+)"
+    for line in io.lines(ids_file) do values[#values + 1] = line:match(col) end
+    assert(#values > 0, "no ids in " .. ids_file)
+  end
+  post_headers = headers_with({ ["Content-Type"] = "application/scim+json" })
+  created = 0
+  static = {
+    filter_sw = base .. "/Users?filter=" .. url_encode('name.familyName sw "Smi"') .. "&count=100",
+    list = base .. "/Users?startIndex=1&count=100",
+  }
+end
+
+function request()
+  if scenario == "get_by_id" then
+    return wrk.format("GET", base .. "/Users/" .. values[math.random(#values)])
+  elseif scenario == "filter_eq" then
+    local f = 'userName eq "' .. values[math.random(#values)] .. '"'
+    return wrk.format("GET", base .. "/Users?filter=" .. url_encode(f))
+  elseif scenario == "create" then
+    created = created + 1
+    local name = string.format("bench-%s-%d-%d@example.com", run_tag, tid, created)
+    return wrk.format("POST", base .. "/Users", post_headers, user_body(name, created))
+  elseif static[scenario] then
+    return wrk.format("GET", static[scenario])
+  end
+  error("unknown scenario " .. tostring(scenario))
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "@@result requests=%d duration_us=%d p50_us=%d p99_us=%d non2xx=%d socket_errors=%d\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.status, e.connect + e.read + e.write + e.timeout))
+end

@@ -1,0 +1,69 @@
+//! Bearer-token authentication. Every request resolves to a caller with a tenant and a role, and
+//! every query it makes is scoped by that tenant (DESIGN.md §6).
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use scimd_schemas::ScimError;
+
+use super::error::ApiError;
+use crate::http::AppState;
+use crate::store::Role;
+
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub token_id: String,
+    pub tenant_id: String,
+    pub role: Role,
+    pub client: Option<String>,
+}
+
+impl Caller {
+    /// The managing entity of what this caller creates (DESIGN.md §1).
+    pub fn managing_entity(&self) -> String {
+        match (self.role, &self.client) {
+            (Role::Scim, Some(client)) => format!("scim:{client}"),
+            (Role::Scim, None) => "scim".to_owned(),
+            _ => "local".to_owned(),
+        }
+    }
+}
+
+fn unauthorized(detail: &str) -> ApiError {
+    ApiError(ScimError::new(401, None, detail))
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| unauthorized("missing Authorization header: send \"Authorization: Bearer <token>\""))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .ok_or_else(|| unauthorized("the Authorization header must be \"Bearer <token>\""))?;
+        let row = state
+            .store
+            .token_by_secret(token)
+            .await?
+            .ok_or_else(|| unauthorized("unknown or revoked token: create one with `scimd token create`"))?;
+        let role = Role::parse(&row.role).ok_or_else(|| unauthorized("token has an unknown role"))?;
+        Ok(Caller { token_id: row.id, tenant_id: row.tenant_id, role, client: row.client })
+    }
+}
+
+impl Caller {
+    /// SCIM resources are read and written by `scim` and `admin` tokens; auditors only read history.
+    pub fn require_scim(&self) -> Result<(), ApiError> {
+        match self.role {
+            Role::Scim | Role::Admin => Ok(()),
+            Role::Auditor => Err(ApiError(ScimError::new(403, None, "auditor tokens cannot use the SCIM API"))),
+        }
+    }
+}

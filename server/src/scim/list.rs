@@ -1,0 +1,84 @@
+//! List parameters (RFC 7644 §3.4.2) and the `ListResponse` body.
+
+use scimd_schemas::ScimError;
+use scimd_schemas::filter::{AttrPath, Filter, parse_filter};
+use serde_json::{Value, json};
+
+use crate::config::ScimConfig;
+use crate::store::SortOrder;
+
+pub const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+
+/// Query parameters, names matched case-insensitively (IdPs vary in spelling).
+#[derive(Debug, Default)]
+pub struct ListParams {
+    pub filter: Option<Filter>,
+    pub sort_by: Option<AttrPath>,
+    pub sort_order: Option<SortOrder>,
+    pub start_index: u64,
+    pub count: u64,
+    pub attributes: Option<String>,
+    pub excluded_attributes: Option<String>,
+}
+
+fn integer(name: &str, value: &str) -> Result<i64, ScimError> {
+    value
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| ScimError::invalid_value(format!("{name} must be an integer, got {value:?}")))
+}
+
+/// Parses `sortBy` (`name.familyName`, `urn:…:User:userName`).
+pub fn parse_attr_path(value: &str) -> Result<AttrPath, ScimError> {
+    let value = value.trim();
+    let (urn, rest) = match value.rsplit_once(':') {
+        Some((urn, rest)) if value.starts_with("urn:") => (Some(urn.to_owned()), rest),
+        _ => (None, value),
+    };
+    let (name, sub) = match rest.split_once('.') {
+        Some((name, sub)) => (name, Some(sub.to_owned())),
+        None => (rest, None),
+    };
+    if name.is_empty() || sub.as_deref() == Some("") {
+        return Err(ScimError::invalid_value(format!("{value:?} is not an attribute path")));
+    }
+    Ok(AttrPath { urn, name: name.to_owned(), sub })
+}
+
+impl ListParams {
+    pub fn parse(pairs: &[(String, String)], config: &ScimConfig) -> Result<ListParams, ScimError> {
+        let mut params = ListParams { start_index: 1, count: u64::from(config.default_page_size), ..Default::default() };
+        for (key, value) in pairs {
+            match key.to_ascii_lowercase().as_str() {
+                "filter" => params.filter = Some(parse_filter(value)?),
+                "sortby" => params.sort_by = Some(parse_attr_path(value)?),
+                "sortorder" => {
+                    params.sort_order = Some(match value.to_ascii_lowercase().as_str() {
+                        "ascending" => SortOrder::Ascending,
+                        "descending" => SortOrder::Descending,
+                        _ => return Err(ScimError::invalid_value("sortOrder must be \"ascending\" or \"descending\"")),
+                    })
+                }
+                // RFC 7644 §3.4.2.4: below 1 means 1; a negative count means 0.
+                "startindex" => params.start_index = integer("startIndex", value)?.max(1) as u64,
+                "count" => {
+                    params.count = (integer("count", value)?.max(0) as u64).min(u64::from(config.max_page_size))
+                }
+                "attributes" => params.attributes = Some(value.clone()),
+                "excludedattributes" => params.excluded_attributes = Some(value.clone()),
+                _ => {}
+            }
+        }
+        Ok(params)
+    }
+}
+
+pub fn list_response(resources: Vec<Value>, total: u64, start_index: u64) -> Value {
+    json!({
+        "schemas": [LIST_RESPONSE],
+        "totalResults": total,
+        "startIndex": start_index,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    })
+}

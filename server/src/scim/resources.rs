@@ -1,0 +1,268 @@
+//! `/Users` and `/Groups`: one set of handlers, parameterised by resource kind.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use scimd_schemas::ScimError;
+use scimd_schemas::patch::{apply_patch, parse_patch_request};
+use scimd_schemas::projection::Projection;
+use scimd_schemas::resource::{MemberRef, prepare_write};
+use scimd_schemas::schema::{ResourceKind, ResourceSchema};
+use serde_json::Value;
+
+use super::BaseUrl;
+use super::auth::Caller;
+use super::error::{ApiError, ApiResult};
+use super::json::{ScimJson, scim_response};
+use super::list::{ListParams, list_response};
+use super::render::{etag, parse_etag, render};
+use crate::http::AppState;
+use crate::password;
+use crate::store::{ListQuery, MemberDelta, MemberRow, ResourceRow, ResourceWrite, SortOrder};
+
+type Pairs = Query<Vec<(String, String)>>;
+
+fn not_found(kind: ResourceKind, id: &str) -> ApiError {
+    ApiError(ScimError::not_found(format!("{} {id:?} not found", kind.name())))
+}
+
+fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+}
+
+fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
+    match headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) {
+        None | Some("*") => Ok(None),
+        Some(value) => parse_etag(value)
+            .map(Some)
+            .ok_or_else(|| ApiError(ScimError::new(412, None, format!("If-Match {value:?} is not an ETag of this server")))),
+    }
+}
+
+/// Renders rows, loading `groups`/`members` only when the response shows them.
+async fn render_rows(
+    state: &AppState,
+    schema: &ResourceSchema,
+    base: &str,
+    tenant: &str,
+    rows: &[ResourceRow],
+    projection: &Projection,
+) -> ApiResult<Vec<Value>> {
+    let (related_name, needs) = match schema.kind {
+        ResourceKind::User => ("groups", rows.iter().filter(|r| r.in_groups).map(|r| r.id.clone()).collect::<Vec<_>>()),
+        ResourceKind::Group => ("members", rows.iter().map(|r| r.id.clone()).collect()),
+    };
+    let shown = projection.includes(schema, None, related_name);
+    let related: Vec<MemberRow> = match (shown, needs.is_empty(), schema.kind) {
+        (true, false, ResourceKind::User) => state.store.groups_of(tenant, &needs).await?,
+        (true, false, ResourceKind::Group) => state.store.members_of(tenant, &needs).await?,
+        _ => Vec::new(),
+    };
+    let mut by_owner: HashMap<&str, Vec<&MemberRow>> = HashMap::new();
+    for row in &related {
+        by_owner.entry(row.owner.as_str()).or_default().push(row);
+    }
+    rows.iter()
+        .map(|row| {
+            let related = shown.then(|| by_owner.get(row.id.as_str()).map_or(&[][..], Vec::as_slice));
+            let mut resource = render(schema, base, row, related)?;
+            projection.apply(schema, &mut resource);
+            Ok(resource)
+        })
+        .collect()
+}
+
+fn with_etag(mut response: Response, version: i64) -> Response {
+    if let Ok(value) = HeaderValue::from_str(&etag(version)) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+}
+
+pub async fn list(kind: ResourceKind, State(state): State<AppState>, caller: Caller, BaseUrl(base): BaseUrl, Query(pairs): Pairs) -> ApiResult<Response> {
+    caller.require_scim()?;
+    let schema = state.registry.of(kind);
+    let params = ListParams::parse(&pairs, &state.config.scim)?;
+    let projection = Projection::parse(schema, params.attributes.as_deref(), params.excluded_attributes.as_deref())?;
+    let query = ListQuery {
+        filter: params.filter.as_ref(),
+        sort: params.sort_by.as_ref().map(|path| (path, params.sort_order.unwrap_or(SortOrder::Ascending))),
+        start_index: params.start_index,
+        count: params.count,
+    };
+    let (total, rows) = state.store.list_resources(schema, &caller.tenant_id, &query).await?;
+    let resources = render_rows(&state, schema, &base, &caller.tenant_id, &rows, &projection).await?;
+    Ok(scim_response(StatusCode::OK, &list_response(resources, total, params.start_index)))
+}
+
+async fn load(state: &AppState, kind: ResourceKind, tenant: &str, id: &str) -> ApiResult<ResourceRow> {
+    state.store.get_resource(kind, tenant, id).await?.ok_or_else(|| not_found(kind, id))
+}
+
+async fn respond_with(
+    state: &AppState,
+    kind: ResourceKind,
+    base: &str,
+    tenant: &str,
+    row: ResourceRow,
+    pairs: &[(String, String)],
+    status: StatusCode,
+) -> ApiResult<Response> {
+    let schema = state.registry.of(kind);
+    let projection = Projection::parse(schema, param(pairs, "attributes"), param(pairs, "excludedAttributes"))?;
+    let version = row.version;
+    let resource = render_rows(state, schema, base, tenant, std::slice::from_ref(&row), &projection)
+        .await?
+        .pop()
+        .expect("one row renders to one resource");
+    let mut response = with_etag(scim_response(status, &resource), version);
+    if status == StatusCode::CREATED {
+        if let Some(location) = resource["meta"]["location"].as_str().and_then(|l| HeaderValue::from_str(l).ok()) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+    }
+    Ok(response)
+}
+
+pub async fn get(
+    kind: ResourceKind,
+    State(state): State<AppState>,
+    caller: Caller,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(pairs): Pairs,
+) -> ApiResult<Response> {
+    caller.require_scim()?;
+    let row = load(&state, kind, &caller.tenant_id, &id).await?;
+    let unchanged = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).and_then(parse_etag);
+    if unchanged == Some(row.version) {
+        return Ok(with_etag(StatusCode::NOT_MODIFIED.into_response(), row.version));
+    }
+    respond_with(&state, kind, &base, &caller.tenant_id, row, &pairs, StatusCode::OK).await
+}
+
+fn log_skipped(kind: ResourceKind, id: &str, skipped: &[String]) {
+    if !skipped.is_empty() {
+        tracing::warn!(resource = kind.name(), id, skipped = ?skipped, "skipped members that do not exist in this tenant");
+    }
+}
+
+pub async fn create(
+    kind: ResourceKind,
+    State(state): State<AppState>,
+    caller: Caller,
+    BaseUrl(base): BaseUrl,
+    Query(pairs): Pairs,
+    ScimJson(body): ScimJson,
+) -> ApiResult<Response> {
+    caller.require_scim()?;
+    let schema = state.registry.of(kind);
+    let prepared = prepare_write(schema, body, None)?;
+    let password_hash = match prepared.password {
+        Some(p) => Some(password::hash(p).await?),
+        None => None,
+    };
+    let managing_entity = caller.managing_entity();
+    let write = ResourceWrite {
+        doc: &prepared.doc,
+        password_hash,
+        managing_entity: &managing_entity,
+        members: prepared.members.as_deref(),
+    };
+    let (row, skipped) = state.store.create_resource(kind, &caller.tenant_id, &write).await?;
+    log_skipped(kind, &row.id, &skipped);
+    respond_with(&state, kind, &base, &caller.tenant_id, row, &pairs, StatusCode::CREATED).await
+}
+
+fn parse_doc(row: &ResourceRow) -> ApiResult<Value> {
+    serde_json::from_str(&row.doc).map_err(|e| {
+        tracing::error!(id = row.id, error = %e, "stored document is not JSON");
+        ApiError(ScimError::new(500, None, "internal server error; the server log has the details"))
+    })
+}
+
+#[expect(clippy::too_many_arguments, reason = "axum extractors")]
+pub async fn replace(
+    kind: ResourceKind,
+    State(state): State<AppState>,
+    caller: Caller,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(pairs): Pairs,
+    ScimJson(body): ScimJson,
+) -> ApiResult<Response> {
+    caller.require_scim()?;
+    let schema = state.registry.of(kind);
+    let current = load(&state, kind, &caller.tenant_id, &id).await?;
+    let prepared = prepare_write(schema, body, Some(&parse_doc(&current)?))?;
+    let password_hash = match prepared.password {
+        Some(p) => Some(password::hash(p).await?),
+        None => None,
+    };
+    let write = ResourceWrite {
+        doc: &prepared.doc,
+        password_hash,
+        managing_entity: &current.managing_entity,
+        // PUT replaces the whole resource: a group sent without members has none.
+        members: if kind == ResourceKind::Group { Some(prepared.members.as_deref().unwrap_or(&[])) } else { None },
+    };
+    let version = if_match(&headers)?;
+    let (row, skipped) = state.store.replace_resource(kind, &caller.tenant_id, &id, &write, version).await?;
+    log_skipped(kind, &id, &skipped);
+    respond_with(&state, kind, &base, &caller.tenant_id, row, &pairs, StatusCode::OK).await
+}
+
+#[expect(clippy::too_many_arguments, reason = "axum extractors")]
+pub async fn patch(
+    kind: ResourceKind,
+    State(state): State<AppState>,
+    caller: Caller,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(pairs): Pairs,
+    ScimJson(body): ScimJson,
+) -> ApiResult<Response> {
+    caller.require_scim()?;
+    let schema = state.registry.of(kind);
+    let ops = parse_patch_request(body)?;
+    let current = load(&state, kind, &caller.tenant_id, &id).await?;
+    let doc = parse_doc(&current)?;
+    let outcome = apply_patch(schema, &doc, &ops)?;
+    let password_hash = match outcome.password {
+        Some(p) => Some(password::hash(p).await?),
+        None => None,
+    };
+    let members = &outcome.members;
+    let replaced: Option<Vec<MemberRef>> = members.replace.as_ref().map(|list| {
+        let mut list: Vec<MemberRef> = list.iter().filter(|m| !members.remove.contains(&m.value)).cloned().collect();
+        list.extend(members.add.iter().cloned());
+        list
+    });
+    let version = if_match(&headers)?;
+    let tenant = &caller.tenant_id;
+    let changed_doc = (outcome.doc != doc).then_some(&outcome.doc);
+    let delta = MemberDelta { replace: replaced.as_deref(), add: &members.add, remove: &members.remove };
+    let delta = if replaced.is_some() { MemberDelta { add: &[], remove: &[], ..delta } } else { delta };
+    let (row, skipped) = state.store.patch_resource(kind, tenant, &id, changed_doc, password_hash, delta, version).await?;
+    log_skipped(kind, &id, &skipped);
+    respond_with(&state, kind, &base, tenant, row, &pairs, StatusCode::OK).await
+}
+
+pub async fn delete(
+    kind: ResourceKind,
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    caller.require_scim()?;
+    if state.store.delete_resource(kind, &caller.tenant_id, &id).await? {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(not_found(kind, &id))
+    }
+}

@@ -1,0 +1,81 @@
+//! Starting and stopping the server.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context;
+use scimd_schemas::schema::{Registry, ResourceKind};
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::http::{AppState, app};
+use crate::store::Store;
+
+/// The built-in schemas plus the custom extensions the configuration declares.
+pub fn registry(config: &Config) -> anyhow::Result<Registry> {
+    let mut registry = Registry::builtin();
+    for (i, extension) in config.scim.extensions.iter().enumerate() {
+        let key = format!("scim.extensions[{i}]");
+        let kind = match extension.resource.to_ascii_lowercase().as_str() {
+            "user" => ResourceKind::User,
+            "group" => ResourceKind::Group,
+            other => anyhow::bail!("{key}.resource: {other:?} is not a resource type (use \"User\" or \"Group\")"),
+        };
+        let json = std::fs::read_to_string(&extension.file)
+            .with_context(|| format!("{key}.file: cannot read {}", extension.file.display()))?;
+        registry
+            .add_extension(kind, &json)
+            .with_context(|| format!("{key}.file: {} is not a usable schema", extension.file.display()))?;
+    }
+    Ok(registry)
+}
+
+/// Opens the store and builds the application state.
+pub async fn state(config: Config) -> anyhow::Result<AppState> {
+    let registry = registry(&config)?;
+    let store = Store::open(&config.database_url)
+        .await
+        .with_context(|| format!("cannot open database {}", config.database_url.redacted()))?;
+    Ok(AppState { store, registry: Arc::new(registry), config: Arc::new(config) })
+}
+
+/// Serves on an already bound listener until `shutdown` completes, then drains in-flight requests.
+pub async fn serve_on(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let store = state.store.clone();
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await?;
+    store.close().await;
+    Ok(())
+}
+
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let listen = config.server.listen;
+    let database = config.database_url.redacted();
+    let state = state(config).await?;
+    let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    tracing::info!(address = %listener.local_addr()?, database, "scimd listening; SCIM base URL is /scim/v2");
+    serve_on(listener, state, shutdown_signal()).await?;
+    tracing::info!("scimd stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

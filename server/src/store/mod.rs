@@ -1,0 +1,170 @@
+//! Storage on SQLite or PostgreSQL through sqlx.
+//!
+//! One implementation serves both databases: the SQL text differs only where the dialects do
+//! (placeholders, JSON functions), and `Dialect` writes those parts; every query is then run through
+//! `read!`/`write!`, which expand the same code once per backend. The backend is chosen once, from the
+//! database URL, when the store opens.
+
+mod dialect;
+mod filter_sql;
+mod params;
+mod resources;
+mod tenants;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::config::DatabaseUrl;
+
+pub use dialect::Dialect;
+pub use filter_sql::{SortOrder, compile_filter, compile_sort};
+pub use params::Param;
+pub use resources::{ListQuery, MemberDelta, MemberRow, ResourceRow, ResourceWrite};
+pub use tenants::{NewToken, Role, Tenant, TokenRow};
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    Conflict(String),
+    #[error("not found")]
+    NotFound,
+    #[error("the resource was changed by another request; retry")]
+    VersionMismatch,
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://USER@HOST:PORT/DB")]
+    UnsupportedUrl(String),
+    #[error(transparent)]
+    Scim(#[from] scimd_schemas::ScimError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+enum Backend {
+    /// Readers share a pool; writes go through a pool of one connection, so SQLite's single writer
+    /// is a queue in the process rather than busy-wait retries.
+    Sqlite { read: SqlitePool, write: SqlitePool },
+    Postgres(PgPool),
+}
+
+#[derive(Clone)]
+pub struct Store {
+    backend: Arc<Backend>,
+    /// Group member rows read so far, so tests and /metrics can see when members are (not) loaded.
+    member_rows_read: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// Runs `$body` with `$pool` bound to the read pool of whichever backend the store uses.
+macro_rules! read {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &*$store.backend {
+            $crate::store::Backend::Sqlite { read: $pool, .. } => $body,
+            $crate::store::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs `$body` with `$pool` bound to the write pool of whichever backend the store uses.
+macro_rules! write {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &*$store.backend {
+            $crate::store::Backend::Sqlite { write: $pool, .. } => $body,
+            $crate::store::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
+pub(crate) use {read, write};
+
+impl Store {
+    /// Opens (and for SQLite creates) the database and applies pending migrations.
+    pub async fn open(url: &DatabaseUrl) -> StoreResult<Store> {
+        let raw = url.expose();
+        let backend = if raw.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(raw)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+                .pragma("cache_size", "-65536");
+            let in_memory = raw.contains(":memory:");
+            let write = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+            let read = if in_memory {
+                // Each connection to :memory: is its own database: share the one connection.
+                write.clone()
+            } else {
+                SqlitePoolOptions::new()
+                    .max_connections(8)
+                    .min_connections(1)
+                    .connect_with(options.read_only(true))
+                    .await?
+            };
+            SQLITE_MIGRATIONS.run(&write).await?;
+            Backend::Sqlite { read, write }
+        } else if raw.starts_with("postgres:") || raw.starts_with("postgresql:") {
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(raw)
+                .await?;
+            POSTGRES_MIGRATIONS.run(&pool).await?;
+            Backend::Postgres(pool)
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.redacted()));
+        };
+        Ok(Store { backend: Arc::new(backend), member_rows_read: Arc::default() })
+    }
+
+    pub fn member_rows_read(&self) -> u64 {
+        self.member_rows_read.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match &*self.backend {
+            Backend::Sqlite { .. } => Dialect::Sqlite,
+            Backend::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// Readiness: a round trip to the database.
+    pub async fn ping(&self) -> StoreResult<()> {
+        read!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        match &*self.backend {
+            Backend::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+            Backend::Postgres(pool) => pool.close().await,
+        }
+    }
+
+    /// SQL written with `$1`-style placeholders, in this store's dialect.
+    fn sql(&self, text: &str) -> sqlx::AssertSqlSafe<String> {
+        sqlx::AssertSqlSafe(self.dialect().placeholders(text))
+    }
+}
+
+/// Maps a unique-constraint violation to `Conflict` with a message saying what clashed.
+fn conflict_or(err: sqlx::Error, message: impl FnOnce(&str) -> String) -> StoreError {
+    match err.as_database_error() {
+        Some(db) if db.is_unique_violation() => {
+            let constraint = db.constraint().map(str::to_owned).unwrap_or_else(|| db.message().to_owned());
+            StoreError::Conflict(message(&constraint))
+        }
+        _ => StoreError::Database(err),
+    }
+}

@@ -1,0 +1,444 @@
+//! Users and groups: JSON documents plus the indexed columns filters and sorting use (DESIGN.md §2),
+//! and group membership as rows, so that changing members costs O(changed members).
+
+use std::collections::HashSet;
+
+use scimd_schemas::filter::{AttrPath, Filter};
+use scimd_schemas::resource::{MemberRef, MemberType};
+use scimd_schemas::schema::{ResourceKind, ResourceSchema};
+use serde_json::Value;
+
+use super::filter_sql::{SqlBuf, compile_filter, compile_sort};
+use super::params::bind_query_as;
+use super::tenants::now;
+use super::{SortOrder, Store, StoreError, StoreResult, conflict_or, read, write};
+
+/// Membership lists are read and written in chunks that stay under every backend's parameter limit.
+const CHUNK: usize = 500;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ResourceRow {
+    pub id: String,
+    pub doc: String,
+    pub created: String,
+    pub last_modified: String,
+    pub version: i64,
+    pub managing_entity: String,
+    pub active: Option<bool>,
+    /// The user is a member of at least one group (always false for groups), so rendering knows
+    /// whether computing `groups` needs a query.
+    pub in_groups: bool,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MemberRow {
+    /// The group (for `members`) or the user (for `groups`) the row belongs to.
+    pub owner: String,
+    pub value: String,
+    /// `User`/`Group` for members; `direct`/`indirect` for a user's groups.
+    pub kind: String,
+    pub display: Option<String>,
+}
+
+/// What a create or replace writes.
+pub struct ResourceWrite<'a> {
+    pub doc: &'a Value,
+    /// A new password hash; `None` keeps the current one.
+    pub password_hash: Option<String>,
+    pub managing_entity: &'a str,
+    /// Groups: the complete member list; `None` leaves members as they are.
+    pub members: Option<&'a [MemberRef]>,
+}
+
+pub struct ListQuery<'a> {
+    pub filter: Option<&'a Filter>,
+    pub sort: Option<(&'a AttrPath, SortOrder)>,
+    /// 1-based.
+    pub start_index: u64,
+    pub count: u64,
+}
+
+/// Membership changes: a complete new list (`replace`), or members to add and remove.
+#[derive(Default)]
+pub struct MemberDelta<'a> {
+    pub replace: Option<&'a [MemberRef]>,
+    pub add: &'a [MemberRef],
+    pub remove: &'a [String],
+}
+
+struct Table {
+    name: &'static str,
+    kind_name: &'static str,
+}
+
+fn table(kind: ResourceKind) -> Table {
+    match kind {
+        ResourceKind::User => Table { name: "users", kind_name: "User" },
+        ResourceKind::Group => Table { name: "groups", kind_name: "Group" },
+    }
+}
+
+fn text(doc: &Value, key: &str) -> Option<String> {
+    doc.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// Inserts members that exist in the tenant (with their real type) inside transaction `$tx`;
+/// evaluates to the ids that do not exist (skipped rather than stored dangling) and how many rows
+/// were inserted.
+macro_rules! add_members {
+    ($store:expr, $tx:ident, $tenant:expr, $group:expr, $members:expr) => {{
+        let mut skipped: Vec<String> = Vec::new();
+        let mut inserted: u64 = 0;
+        for chunk in $members.chunks(CHUNK) {
+            let list = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", ");
+            let sql = $store.sql(&format!(
+                "SELECT id, 'User' FROM users WHERE tenant_id = $1 AND id IN ({list}) \
+                 UNION ALL SELECT id, 'Group' FROM groups WHERE tenant_id = $1 AND id IN ({list})"
+            ));
+            let mut query = sqlx::query_as::<_, (String, String)>(sql).bind($tenant);
+            for member in chunk {
+                query = query.bind(member.value.clone());
+            }
+            let found: std::collections::HashMap<String, String> = query.fetch_all(&mut *$tx).await?.into_iter().collect();
+            let mut values = Vec::new();
+            for member in chunk {
+                match found.get(&member.value) {
+                    Some(kind) if member.kind.is_none_or(|k| member_type_name(k) == kind) && member.value != *$group => {
+                        values.push((member.value.clone(), kind.clone()))
+                    }
+                    _ => skipped.push(member.value.clone()),
+                }
+            }
+            if values.is_empty() {
+                continue;
+            }
+            let rows = (0..values.len())
+                .map(|i| format!("($1, $2, ${}, ${})", 2 * i + 3, 2 * i + 4))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = $store.sql(&format!(
+                "INSERT INTO group_members (tenant_id, group_id, member_id, member_type) VALUES {rows} \
+                 ON CONFLICT (tenant_id, group_id, member_id) DO NOTHING"
+            ));
+            let mut query = sqlx::query(sql).bind($tenant).bind($group);
+            for (value, kind) in values {
+                query = query.bind(value).bind(kind);
+            }
+            inserted += query.execute(&mut *$tx).await?.rows_affected();
+        }
+        (skipped, inserted)
+    }};
+}
+
+impl Store {
+    fn select_list(&self, kind: ResourceKind) -> String {
+        let doc = self.dialect().doc_text("r.doc");
+        match kind {
+            ResourceKind::User => format!(
+                "r.id, {doc} AS doc, r.created, r.last_modified, r.version, r.managing_entity, r.active, \
+                 EXISTS (SELECT 1 FROM group_members gm WHERE gm.tenant_id = r.tenant_id AND gm.member_id = r.id) AS in_groups"
+            ),
+            ResourceKind::Group => format!(
+                "r.id, {doc} AS doc, r.created, r.last_modified, r.version, r.managing_entity, \
+                 CAST(NULL AS BOOLEAN) AS active, FALSE AS in_groups"
+            ),
+        }
+    }
+
+    pub async fn get_resource(&self, kind: ResourceKind, tenant: &str, id: &str) -> StoreResult<Option<ResourceRow>> {
+        let sql = self.sql(&format!(
+            "SELECT {} FROM {} r WHERE r.tenant_id = $1 AND r.id = $2",
+            self.select_list(kind),
+            table(kind).name
+        ));
+        Ok(read!(self, pool => sqlx::query_as::<_, ResourceRow>(sql).bind(tenant).bind(id).fetch_optional(pool).await)?)
+    }
+
+    /// `totalResults` and one page. `count == 0` reads no rows.
+    pub async fn list_resources(
+        &self,
+        schema: &ResourceSchema,
+        tenant: &str,
+        query: &ListQuery<'_>,
+    ) -> StoreResult<(u64, Vec<ResourceRow>)> {
+        let t = table(schema.kind);
+        let mut buf = SqlBuf::new(self.dialect());
+        let tenant_param = buf.param(super::Param::Text(tenant.to_owned()));
+        let mut condition = format!("r.tenant_id = {tenant_param}");
+        if let Some(filter) = query.filter {
+            condition.push_str(&format!(" AND ({})", compile_filter(&mut buf, schema, filter)?));
+        }
+        let total_sql = if query.filter.is_some() {
+            format!("SELECT count(*) FROM {} r WHERE {condition}", t.name)
+        } else {
+            // Kept by triggers, so an unfiltered list does not count a million rows.
+            let kind = buf.param(super::Param::Text(t.kind_name.to_owned()));
+            format!(
+                "SELECT coalesce((SELECT total FROM resource_counts WHERE tenant_id = {tenant_param} AND kind = {kind}), 0)"
+            )
+        };
+        let total_params = buf.params.clone();
+        let total: i64 = read!(self, pool => bind_query_as(sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(total_sql)), &total_params).fetch_one(pool).await)?.0;
+        if query.count == 0 {
+            return Ok((total.max(0) as u64, Vec::new()));
+        }
+        let order = match query.sort {
+            Some((path, order)) => compile_sort(&mut buf, schema, path, order)?,
+            None => "r.seq ASC".to_owned(),
+        };
+        let limit = buf.param(super::Param::Int(query.count as i64));
+        let offset = buf.param(super::Param::Int(query.start_index.saturating_sub(1) as i64));
+        let page_sql = format!(
+            "SELECT {} FROM {} r WHERE {condition} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
+            self.select_list(schema.kind),
+            t.name
+        );
+        let rows = read!(self, pool => bind_query_as(sqlx::query_as::<_, ResourceRow>(sqlx::AssertSqlSafe(page_sql)), &buf.params).fetch_all(pool).await)?;
+        Ok((total.max(0) as u64, rows))
+    }
+
+    /// Inserts a resource; for groups also its members (unknown member ids are skipped and returned).
+    pub async fn create_resource(
+        &self,
+        kind: ResourceKind,
+        tenant: &str,
+        write: &ResourceWrite<'_>,
+    ) -> StoreResult<(ResourceRow, Vec<String>)> {
+        let id = uuid::Uuid::now_v7().to_string();
+        let now = now();
+        let doc_json = write.doc.to_string();
+        let d = self.dialect();
+        let sql = match kind {
+            ResourceKind::User => format!(
+                "INSERT INTO users (tenant_id, id, user_name, user_name_lower, external_id, display_name, active, \
+                 managing_entity, password_hash, created, last_modified, version, doc) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1, {})",
+                d.json_param("$11")
+            ),
+            ResourceKind::Group => format!(
+                "INSERT INTO groups (tenant_id, id, display_name, display_name_lower, external_id, \
+                 managing_entity, created, last_modified, version, doc) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1, {})",
+                d.json_param("$8")
+            ),
+        };
+        let sql = self.sql(&sql);
+        let skipped = write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let query = sqlx::query(sql).bind(tenant).bind(&id);
+            let query = match kind {
+                ResourceKind::User => {
+                    let user_name = text(write.doc, "userName").unwrap_or_default();
+                    query.bind(user_name.clone()).bind(user_name.to_lowercase())
+                        .bind(text(write.doc, "externalId")).bind(text(write.doc, "displayName"))
+                        .bind(write.doc.get("active").and_then(Value::as_bool))
+                        .bind(write.managing_entity).bind(write.password_hash.clone())
+                }
+                ResourceKind::Group => {
+                    let name = text(write.doc, "displayName").unwrap_or_default();
+                    query.bind(name.clone()).bind(name.to_lowercase()).bind(text(write.doc, "externalId"))
+                        .bind(write.managing_entity)
+                }
+            };
+            query.bind(&now).bind(&doc_json).execute(&mut *tx).await.map_err(|e| unique_error(kind, write.doc, e))?;
+            let skipped = match write.members {
+                Some(members) => add_members!(self, tx, tenant, &id, members).0,
+                None => Vec::new(),
+            };
+            tx.commit().await?;
+            Ok::<_, StoreError>(skipped)
+        })?;
+        let row = self.get_resource(kind, tenant, &id).await?.ok_or(StoreError::NotFound)?;
+        Ok((row, skipped))
+    }
+
+    /// Replaces a resource's document (PUT) and, for groups given `members`, its member list.
+    /// `if_version` makes the write conditional. Returns the skipped (unknown) member ids.
+    pub async fn replace_resource(
+        &self,
+        kind: ResourceKind,
+        tenant: &str,
+        id: &str,
+        write: &ResourceWrite<'_>,
+        if_version: Option<i64>,
+    ) -> StoreResult<(ResourceRow, Vec<String>)> {
+        let members = MemberDelta { replace: write.members, ..Default::default() };
+        let skipped = self.update(kind, tenant, id, Some(write.doc), write.password_hash.clone(), members, if_version).await?;
+        let row = self.get_resource(kind, tenant, id).await?.ok_or(StoreError::NotFound)?;
+        Ok((row, skipped))
+    }
+
+    /// Applies a PATCH's outcome: the new document if it changed, membership changes, a new password.
+    /// A PATCH that changes nothing leaves the version and `lastModified` alone.
+    /// Bumps the version only when something changed.
+    pub async fn patch_resource(
+        &self,
+        kind: ResourceKind,
+        tenant: &str,
+        id: &str,
+        doc: Option<&Value>,
+        password_hash: Option<String>,
+        members: MemberDelta<'_>,
+        if_version: Option<i64>,
+    ) -> StoreResult<(ResourceRow, Vec<String>)> {
+        let skipped = self.update(kind, tenant, id, doc, password_hash, members, if_version).await?;
+        let row = self.get_resource(kind, tenant, id).await?.ok_or(StoreError::NotFound)?;
+        Ok((row, skipped))
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "one private entry point behind replace and patch")]
+    async fn update(
+        &self,
+        kind: ResourceKind,
+        tenant: &str,
+        id: &str,
+        doc: Option<&Value>,
+        password_hash: Option<String>,
+        members: MemberDelta<'_>,
+        if_version: Option<i64>,
+    ) -> StoreResult<Vec<String>> {
+        let t = table(kind);
+        let d = self.dialect();
+        write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let version_sql = self.sql(&format!("SELECT version FROM {} WHERE tenant_id = $1 AND id = $2", t.name));
+            let current: Option<(i64,)> = sqlx::query_as(version_sql).bind(tenant).bind(id).fetch_optional(&mut *tx).await?;
+            let Some((version,)) = current else { return Err(StoreError::NotFound) };
+            if if_version.is_some_and(|v| v != version) {
+                return Err(StoreError::VersionMismatch);
+            }
+            let mut changed = doc.is_some() || password_hash.is_some();
+            if let Some(doc) = doc {
+                let sql = match kind {
+                    ResourceKind::User => format!(
+                        "UPDATE users SET user_name = $3, user_name_lower = $4, external_id = $5, display_name = $6, \
+                         active = $7, doc = {} WHERE tenant_id = $1 AND id = $2", d.json_param("$8")),
+                    ResourceKind::Group => format!(
+                        "UPDATE groups SET display_name = $3, display_name_lower = $4, external_id = $5, doc = {} \
+                         WHERE tenant_id = $1 AND id = $2", d.json_param("$6")),
+                };
+                let query = sqlx::query(self.sql(&sql)).bind(tenant).bind(id);
+                let query = match kind {
+                    ResourceKind::User => {
+                        let user_name = text(doc, "userName").unwrap_or_default();
+                        query.bind(user_name.clone()).bind(user_name.to_lowercase()).bind(text(doc, "externalId"))
+                            .bind(text(doc, "displayName")).bind(doc.get("active").and_then(Value::as_bool))
+                    }
+                    ResourceKind::Group => {
+                        let name = text(doc, "displayName").unwrap_or_default();
+                        query.bind(name.clone()).bind(name.to_lowercase()).bind(text(doc, "externalId"))
+                    }
+                };
+                query.bind(doc.to_string()).execute(&mut *tx).await.map_err(|e| unique_error(kind, doc, e))?;
+            }
+            if let Some(hash) = &password_hash {
+                let sql = self.sql("UPDATE users SET password_hash = $3 WHERE tenant_id = $1 AND id = $2");
+                sqlx::query(sql).bind(tenant).bind(id).bind(hash).execute(&mut *tx).await?;
+            }
+            let (add, remove): (Vec<MemberRef>, Vec<String>) = match members.replace {
+                Some(wanted) => {
+                    let sql = self.sql("SELECT member_id FROM group_members WHERE tenant_id = $1 AND group_id = $2");
+                    let current: HashSet<String> = sqlx::query_as::<_, (String,)>(sql).bind(tenant).bind(id)
+                        .fetch_all(&mut *tx).await?.into_iter().map(|(m,)| m).collect();
+                    let wanted_ids: HashSet<&str> = wanted.iter().map(|m| m.value.as_str()).collect();
+                    let add = wanted.iter().filter(|m| !current.contains(&m.value)).cloned().collect();
+                    let remove = current.into_iter().filter(|m| !wanted_ids.contains(m.as_str())).collect();
+                    (add, remove)
+                }
+                None => (members.add.to_vec(), members.remove.to_vec()),
+            };
+            for chunk in remove.chunks(CHUNK) {
+                let list = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect::<Vec<_>>().join(", ");
+                let sql = self.sql(&format!(
+                    "DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2 AND member_id IN ({list})"));
+                let mut query = sqlx::query(sql).bind(tenant).bind(id);
+                for member in chunk {
+                    query = query.bind(member);
+                }
+                changed |= query.execute(&mut *tx).await?.rows_affected() > 0;
+            }
+            let (skipped, inserted) = add_members!(self, tx, tenant, id, &add);
+            changed |= inserted > 0;
+            if changed {
+                let sql = self.sql(&format!(
+                    "UPDATE {} SET version = version + 1, last_modified = $3 WHERE tenant_id = $1 AND id = $2", t.name));
+                sqlx::query(sql).bind(tenant).bind(id).bind(now()).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(skipped)
+        })
+    }
+
+    /// Deletes a resource and every membership that names it. False if there was none.
+    pub async fn delete_resource(&self, kind: ResourceKind, tenant: &str, id: &str) -> StoreResult<bool> {
+        let t = table(kind);
+        let memberships = self.sql("DELETE FROM group_members WHERE tenant_id = $1 AND (member_id = $2 OR group_id = $2)");
+        let row = self.sql(&format!("DELETE FROM {} WHERE tenant_id = $1 AND id = $2", t.name));
+        write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let deleted = sqlx::query(row).bind(tenant).bind(id).execute(&mut *tx).await?.rows_affected();
+            if deleted > 0 {
+                sqlx::query(memberships).bind(tenant).bind(id).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(deleted > 0)
+        })
+    }
+
+    /// The members of the given groups, with each member's current display name.
+    pub async fn members_of(&self, tenant: &str, group_ids: &[String]) -> StoreResult<Vec<MemberRow>> {
+        let mut rows = Vec::new();
+        for chunk in group_ids.chunks(CHUNK) {
+            let list = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", ");
+            let sql = self.sql(&format!(
+                "SELECT m.group_id AS owner, m.member_id AS value, m.member_type AS kind, \
+                 (CASE WHEN m.member_type = 'User' THEN \
+                 (SELECT coalesce(u.display_name, u.user_name) FROM users u WHERE u.tenant_id = m.tenant_id AND u.id = m.member_id) \
+                 ELSE (SELECT g.display_name FROM groups g WHERE g.tenant_id = m.tenant_id AND g.id = m.member_id) END) AS display \
+                 FROM group_members m WHERE m.tenant_id = $1 AND m.group_id IN ({list}) ORDER BY m.group_id, m.member_id"
+            ));
+            let mut params = vec![super::Param::Text(tenant.to_owned())];
+            params.extend(chunk.iter().map(|g| super::Param::Text(g.clone())));
+            rows.extend(read!(self, pool => bind_query_as(sqlx::query_as::<_, MemberRow>(sql), &params).fetch_all(pool).await)?);
+        }
+        self.member_rows_read.fetch_add(rows.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        metrics::counter!("scimd_group_member_rows_read_total").increment(rows.len() as u64);
+        Ok(rows)
+    }
+
+    /// The groups each given user is in, directly or through nested groups (RFC 7643 `groups`).
+    pub async fn groups_of(&self, tenant: &str, user_ids: &[String]) -> StoreResult<Vec<MemberRow>> {
+        let mut rows = Vec::new();
+        for chunk in user_ids.chunks(CHUNK) {
+            let list = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", ");
+            let sql = self.sql(&format!(
+                "WITH RECURSIVE up(member, id, direct) AS (\
+                 SELECT gm.member_id, gm.group_id, 1 FROM group_members gm WHERE gm.tenant_id = $1 AND gm.member_id IN ({list}) \
+                 UNION SELECT up.member, gm.group_id, 0 FROM group_members gm JOIN up ON gm.member_id = up.id WHERE gm.tenant_id = $1) \
+                 SELECT up.member AS owner, up.id AS value, \
+                 (CASE WHEN max(up.direct) = 1 THEN 'direct' ELSE 'indirect' END) AS kind, g.display_name AS display \
+                 FROM up JOIN groups g ON g.tenant_id = $1 AND g.id = up.id \
+                 GROUP BY up.member, up.id, g.display_name ORDER BY up.member, g.display_name"
+            ));
+            let mut params = vec![super::Param::Text(tenant.to_owned())];
+            params.extend(chunk.iter().map(|u| super::Param::Text(u.clone())));
+            rows.extend(read!(self, pool => bind_query_as(sqlx::query_as::<_, MemberRow>(sql), &params).fetch_all(pool).await)?);
+        }
+        Ok(rows)
+    }
+}
+
+fn unique_error(kind: ResourceKind, doc: &Value, err: sqlx::Error) -> StoreError {
+    conflict_or(err, |_| match kind {
+        ResourceKind::User => format!("userName {:?} is already taken", text(doc, "userName").unwrap_or_default()),
+        ResourceKind::Group => format!("a group named {:?} already exists", text(doc, "displayName").unwrap_or_default()),
+    })
+}
+
+pub(super) fn member_type_name(kind: MemberType) -> &'static str {
+    match kind {
+        MemberType::User => "User",
+        MemberType::Group => "Group",
+    }
+}
+

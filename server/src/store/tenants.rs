@@ -1,0 +1,106 @@
+//! Tenants and API tokens. A token is shown once; only its SHA-256 hash is stored (DESIGN.md §6).
+
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use super::{Store, StoreError, StoreResult, conflict_or, read, write};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Tenant {
+    pub id: String,
+    pub name: String,
+    pub created: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// An identity provider pushing users and groups over SCIM.
+    Scim,
+    /// A tenant administrator.
+    Admin,
+    /// Read-only access to history and audit.
+    Auditor,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Scim => "scim",
+            Role::Admin => "admin",
+            Role::Auditor => "auditor",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "scim" => Some(Role::Scim),
+            "admin" => Some(Role::Admin),
+            "auditor" => Some(Role::Auditor),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TokenRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub role: String,
+    pub client: Option<String>,
+}
+
+/// A newly created token: the secret is in `token` and exists nowhere else.
+pub struct NewToken {
+    pub id: String,
+    pub token: String,
+}
+
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+impl Store {
+    pub async fn create_tenant(&self, name: &str) -> StoreResult<Tenant> {
+        let tenant = Tenant { id: uuid::Uuid::now_v7().to_string(), name: name.to_owned(), created: now() };
+        let sql = self.sql("INSERT INTO tenants (id, name, created) VALUES ($1, $2, $3)");
+        write!(self, pool => sqlx::query(sql).bind(&tenant.id).bind(&tenant.name).bind(&tenant.created).execute(pool).await.map(|_| ()))
+            .map_err(|e| conflict_or(e, |_| format!("a tenant named {name:?} already exists")))?;
+        Ok(tenant)
+    }
+
+    pub async fn tenant_by_name(&self, name: &str) -> StoreResult<Tenant> {
+        let sql = self.sql("SELECT id, name, created FROM tenants WHERE name = $1");
+        read!(self, pool => sqlx::query_as::<_, Tenant>(sql).bind(name).fetch_optional(pool).await)?
+            .ok_or(StoreError::NotFound)
+    }
+
+    pub async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
+        let sql = self.sql("SELECT id, name, created FROM tenants ORDER BY name");
+        Ok(read!(self, pool => sqlx::query_as::<_, Tenant>(sql).fetch_all(pool).await)?)
+    }
+
+    pub async fn create_token(&self, tenant_id: &str, role: Role, client: Option<&str>) -> StoreResult<NewToken> {
+        let mut secret = [0u8; 32];
+        rand::rng().fill_bytes(&mut secret);
+        let token = format!("scimd_{}", hex::encode(secret));
+        let id = uuid::Uuid::now_v7().to_string();
+        let sql = self.sql(
+            "INSERT INTO tokens (id, tenant_id, role, client, hash, created) VALUES ($1, $2, $3, $4, $5, $6)",
+        );
+        write!(self, pool => sqlx::query(sql)
+            .bind(&id).bind(tenant_id).bind(role.as_str()).bind(client).bind(hash_token(&token)).bind(now())
+            .execute(pool).await.map(|_| ()))?;
+        Ok(NewToken { id, token })
+    }
+
+    /// The live (not revoked) token with this secret.
+    pub async fn token_by_secret(&self, token: &str) -> StoreResult<Option<TokenRow>> {
+        let sql =
+            self.sql("SELECT id, tenant_id, role, client FROM tokens WHERE hash = $1 AND revoked IS NULL");
+        Ok(read!(self, pool => sqlx::query_as::<_, TokenRow>(sql).bind(hash_token(token)).fetch_optional(pool).await)?)
+    }
+}

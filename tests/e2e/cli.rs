@@ -1,0 +1,120 @@
+//! The `scimd` binary as an admin uses it: tenants and tokens without a running server, `serve` with
+//! its defaults, graceful shutdown on SIGTERM, help and configuration errors.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::fixture::scimd_binary;
+
+fn scimd(dir: &Path, args: &[&str]) -> Output {
+    Command::new(&*scimd_binary())
+        .args(args)
+        .current_dir(dir)
+        .env_remove("SCIMD_DATABASE_URL")
+        .output()
+        .expect("scimd runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+#[tokio::test]
+async fn tenant_token_serve_and_graceful_shutdown() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let created = scimd(dir.path(), &["tenant", "create", "acme"]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    let output = scimd(dir.path(), &["token", "create", "--tenant", "acme", "--role", "scim", "--client", "entra"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let token = stdout(&output).lines().last().expect("a last line").to_owned();
+    assert!(token.starts_with("scimd_") && !token.contains(' '), "the token is alone on the last line: {token:?}");
+
+    // The default database is ./scimd.db, in WAL mode, holding only the token's hash.
+    let db = dir.path().join("scimd.db");
+    assert!(db.exists());
+    let raw = std::fs::read(&db).expect("db file");
+    let wal = std::fs::read(dir.path().join("scimd.db-wal")).unwrap_or_default();
+    let secret = token.trim_start_matches("scimd_").as_bytes();
+    assert!(!raw.windows(secret.len()).any(|w| w == secret) && !wal.windows(secret.len()).any(|w| w == secret), "the token itself is not stored");
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!("sqlite://{}", db.display())).await.expect("open");
+    let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode").fetch_one(&mut conn).await.expect("pragma");
+    assert_eq!(mode, "wal");
+    drop(conn);
+
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut server = Command::new(&*scimd_binary())
+        .args(["serve", "--listen", &listen])
+        .current_dir(dir.path())
+        .env_remove("SCIMD_DATABASE_URL")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let client = reqwest::Client::new();
+    let base = format!("http://{listen}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while client.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(Instant::now() < deadline, "server did not come up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let reply = client
+        .post(format!("{base}/scim/v2/Users"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"userName": "cli@example.com"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(reply.status(), 201);
+    let body: serde_json::Value = reply.json().await.expect("json");
+    assert_eq!(body["urn:ietf:params:scim:schemas:extension:scimd:2.0:User"]["managingEntity"], "scim:entra");
+
+    let terminated = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().expect("kill");
+    assert!(terminated.success());
+    let status = server.wait().expect("exit");
+    assert!(status.success(), "SIGTERM is a clean shutdown, got {status}");
+    let mut logs = String::new();
+    std::io::Read::read_to_string(&mut server.stderr.take().expect("stderr"), &mut logs).expect("logs");
+    assert!(logs.contains("shutdown signal received"), "{logs}");
+    assert!(logs.contains("request_id"), "requests are logged with their id: {logs}");
+    assert!(!logs.contains(token.trim_start_matches("scimd_")), "logs never hold a token");
+}
+
+#[test]
+fn every_command_has_help_with_examples() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for args in [&["--help"][..], &["serve", "--help"], &["tenant", "create", "--help"], &["token", "create", "--help"]] {
+        let output = scimd(dir.path(), args);
+        assert!(output.status.success(), "{args:?}");
+        assert!(stdout(&output).contains("Example"), "{args:?}: {}", stdout(&output));
+    }
+}
+
+#[test]
+fn errors_say_what_to_do_next() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = scimd(dir.path(), &["token", "create", "--tenant", "nobody", "--role", "admin"]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("scimd tenant create nobody"), "{}", stderr(&output));
+
+    std::fs::write(dir.path().join("scimd.toml"), "[server]\nlisten = \"not an address\"\n").expect("write");
+    let output = scimd(dir.path(), &["serve"]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(message.contains("server.listen") && message.contains("scimd.toml"), "{message}");
+
+    std::fs::write(dir.path().join("scimd.toml"), "").expect("write");
+    let output = scimd(dir.path(), &["--database", "mysql://x", "tenant", "list"]);
+    assert!(stderr(&output).contains("sqlite://"), "{}", stderr(&output));
+    let output = scimd(dir.path(), &["--database", "postgres://scimd:hunter2@127.0.0.1:1/x", "tenant", "list"]);
+    assert!(!output.status.success());
+    assert!(!stderr(&output).contains("hunter2"), "passwords in database URLs are redacted: {}", stderr(&output));
+}

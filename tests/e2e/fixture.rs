@@ -1,0 +1,310 @@
+//! Test fixtures: a real scimd server on a free loopback port, on SQLite (always) or on a fresh
+//! PostgreSQL database (when SCIMD_TEST_POSTGRES_URL is set), with tenants and tokens made through
+//! the same store code the CLI uses.
+
+use std::sync::{Arc, Once, OnceLock};
+
+use reqwest::StatusCode;
+use sqlx::Connection;
+use scimd::config::{Config, DatabaseUrl};
+use scimd::store::{Role, Store};
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+pub const POSTGRES_ENV: &str = "SCIMD_TEST_POSTGRES_URL";
+pub const PUBLIC_URL: &str = "http://scimd.test";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server URL, or None (after saying so once) when PostgreSQL tests are skipped.
+/// In CI (`CI` set) a missing URL is an error, so skipped tests cannot pass unnoticed.
+pub fn postgres_url() -> Option<String> {
+    static SKIP_NOTICE: Once = Once::new();
+    match std::env::var(POSTGRES_ENV) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var_os("CI").is_some() => panic!("CI requires {POSTGRES_ENV} (PostgreSQL tests are mandatory there)"),
+        _ => {
+            SKIP_NOTICE.call_once(|| {
+                eprintln!("note: PostgreSQL tests skipped: set {POSTGRES_ENV}=postgres://postgres@127.0.0.1:5432/test to run them")
+            });
+            None
+        }
+    }
+}
+
+/// A database of its own for one test; PostgreSQL databases are dropped when it goes out of scope.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub async fn new(db: Db) -> Option<TestDb> {
+        match db {
+            Db::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("scimd.db").display());
+                Some(TestDb { url, _dir: Some(dir), pg: None })
+            }
+            Db::Postgres => {
+                let server = postgres_url()?;
+                let name = format!("scimd_test_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = sqlx::postgres::PgConnection::connect(&server)
+                    .await
+                    .unwrap_or_else(|e| panic!("cannot connect to PostgreSQL at {POSTGRES_ENV}={server}: {e}"));
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut admin)
+                    .await
+                    .unwrap_or_else(|e| panic!("PostgreSQL at {POSTGRES_ENV} is unreachable or refuses CREATE DATABASE: {e}"));
+                let base = server.rsplit_once('/').map_or(server.as_str(), |(base, _)| base);
+                Some(TestDb { url: format!("{base}/{name}"), _dir: None, pg: Some((server, name)) })
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((server, name)) = self.pg.take() {
+            // Drop runs outside async: a short-lived runtime on a thread of its own.
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                runtime.block_on(async {
+                    if let Ok(mut admin) = sqlx::postgres::PgConnection::connect(&server).await {
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                            .execute(&mut admin)
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// A running server with one tenant ("acme") and a scim token for client "okta".
+pub struct TestApp {
+    pub db: Db,
+    pub base: String,
+    pub client: reqwest::Client,
+    pub token: String,
+    pub store: Store,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    _db: TestDb,
+}
+
+pub struct Builder {
+    db: Db,
+    configure: Vec<Box<dyn FnOnce(&mut Config)>>,
+}
+
+impl Builder {
+    pub fn config(mut self, f: impl FnOnce(&mut Config) + 'static) -> Self {
+        self.configure.push(Box::new(f));
+        self
+    }
+
+    /// None when this database's tests are skipped.
+    pub async fn start(self) -> Option<TestApp> {
+        let test_db = TestDb::new(self.db).await?;
+        let mut config = Config::load(Some(std::path::Path::new("/dev/null")), Some(&test_db.url)).expect("config");
+        config.database_url = DatabaseUrl::new(&test_db.url);
+        config.server.public_url = Some(PUBLIC_URL.to_owned());
+        config.log.level = "warn".into();
+        for f in self.configure {
+            f(&mut config);
+        }
+        let state = scimd::serve::state(config).await.expect("server state");
+        let store = state.store.clone();
+        let tenant = store.create_tenant("acme").await.expect("tenant");
+        let token = store.create_token(&tenant.id, Role::Scim, Some("okta")).await.expect("token").token;
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (tx, rx) = oneshot::channel();
+        let server = tokio::spawn(async move {
+            scimd::serve::serve_on(listener, state, async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("server runs");
+        });
+        Some(TestApp {
+            db: self.db,
+            base,
+            client: reqwest::Client::new(),
+            token,
+            store,
+            shutdown: Some(tx),
+            server: Some(server),
+            _db: test_db,
+        })
+    }
+}
+
+/// A response: status, headers and the body as JSON (Null when empty or not JSON).
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// Asserts the status, showing the body when it differs.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Self {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {:#}", self.body);
+        self
+    }
+
+    /// Asserts an RFC 7644 error with this status and scimType.
+    #[track_caller]
+    pub fn expect_error(self, status: u16, scim_type: Option<&str>) -> Self {
+        let reply = self.expect(status);
+        assert_eq!(reply.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error", "{:#}", reply.body);
+        assert_eq!(reply.body["status"], status.to_string());
+        assert_eq!(reply.body["scimType"].as_str(), scim_type, "{:#}", reply.body);
+        reply
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl TestApp {
+    pub fn builder(db: Db) -> Builder {
+        Builder { db, configure: Vec::new() }
+    }
+
+    pub async fn start(db: Db) -> Option<TestApp> {
+        Self::builder(db).start().await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/scim/v2{path}", self.base)
+    }
+
+    /// A token of another tenant, created on the fly.
+    pub async fn tenant_token(&self, tenant: &str, role: Role, client: Option<&str>) -> String {
+        let tenant = match self.store.tenant_by_name(tenant).await {
+            Ok(t) => t,
+            Err(_) => self.store.create_tenant(tenant).await.expect("tenant"),
+        };
+        self.store.create_token(&tenant.id, role, client).await.expect("token").token
+    }
+
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
+        let response = request.send().await.expect("request reaches the server");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply { status, headers, body }
+    }
+
+    fn authed(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        request.bearer_auth(&self.token)
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(self.authed(self.client.get(self.url(path)))).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send(self.authed(self.client.delete(self.url(path)))).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Reply {
+        self.send(self.authed(self.client.post(self.url(path))).json(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> Reply {
+        self.send(self.authed(self.client.put(self.url(path))).json(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> Reply {
+        self.send(self.authed(self.client.patch(self.url(path))).json(body)).await
+    }
+
+    /// Creates a user and returns its id.
+    pub async fn user(&self, body: Value) -> String {
+        let reply = self.post("/Users", &body).await.expect(201);
+        reply.body["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Creates a group and returns its id.
+    pub async fn group(&self, body: Value) -> String {
+        let reply = self.post("/Groups", &body).await.expect(201);
+        reply.body["id"].as_str().expect("id").to_owned()
+    }
+
+    /// GET with a query string built from pairs (values are URL-encoded).
+    pub async fn list(&self, path: &str, query: &[(&str, &str)]) -> Reply {
+        self.send(self.authed(self.client.get(self.url(path)).query(query))).await
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+/// The `scimd` executable, built once per test run (the tests crate cannot depend on a binary).
+pub fn scimd_binary() -> Arc<std::path::PathBuf> {
+    static BINARY: OnceLock<Arc<std::path::PathBuf>> = OnceLock::new();
+    BINARY
+        .get_or_init(|| {
+            let output = std::process::Command::new(env!("CARGO"))
+                .args(["build", "-p", "scimd", "--bin", "scimd", "--message-format=json-render-diagnostics"])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .output()
+                .expect("cargo runs");
+            assert!(output.status.success(), "building scimd failed: {}", String::from_utf8_lossy(&output.stderr));
+            let path = String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+                .filter_map(|msg| msg["executable"].as_str().map(std::path::PathBuf::from))
+                .next_back()
+                .expect("cargo reports the scimd executable");
+            Arc::new(path)
+        })
+        .clone()
+}
+
+/// Declares a test that runs once on SQLite and once on PostgreSQL (skipped without a server).
+#[macro_export]
+macro_rules! both_databases {
+    ($(#[$meta:meta])* async fn $name:ident($app:ident: TestApp) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($app: $crate::fixture::TestApp) $body
+
+            #[tokio::test]
+            async fn sqlite() {
+                run($crate::fixture::TestApp::start($crate::fixture::Db::Sqlite).await.expect("sqlite")).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                if let Some(app) = $crate::fixture::TestApp::start($crate::fixture::Db::Postgres).await {
+                    run(app).await;
+                }
+            }
+        }
+    };
+}

@@ -1,0 +1,99 @@
+//! /Groups: members as rows, nested groups, a user's computed `groups`.
+
+use serde_json::json;
+
+use crate::both_databases;
+
+both_databases! {
+    async fn members_are_stored_and_rendered_with_current_display_names(app: TestApp) {
+        let alice = app.user(json!({"userName": "alice", "displayName": "Alice A."})).await;
+        let bob = app.user(json!({"userName": "bob"})).await;
+        let reply = app.post("/Groups", &json!({"displayName": "Engineering", "members": [{"value": alice}, {"value": bob, "type": "User"}]})).await.expect(201);
+        let group = reply.body["id"].as_str().expect("id").to_owned();
+        let members = reply.body["members"].as_array().expect("members");
+        assert_eq!(members.len(), 2);
+        let alice_entry = members.iter().find(|m| m["value"] == alice.as_str()).expect("alice");
+        assert_eq!(alice_entry["display"], "Alice A.");
+        assert_eq!(alice_entry["type"], "User");
+        assert_eq!(alice_entry["$ref"], format!("{}/scim/v2/Users/{alice}", crate::fixture::PUBLIC_URL));
+        let bob_entry = members.iter().find(|m| m["value"] == bob.as_str()).expect("bob");
+        assert_eq!(bob_entry["display"], "bob", "a user without displayName shows its userName");
+        // Renaming a member shows on the next read: display is not copied into the group.
+        app.patch(&format!("/Users/{alice}"), &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "path": "displayName", "value": "Alice B."}]})).await.expect(200);
+        let read = app.get(&format!("/Groups/{group}")).await.expect(200);
+        assert!(read.body["members"].as_array().expect("members").iter().any(|m| m["display"] == "Alice B."));
+    }
+}
+
+both_databases! {
+    async fn unknown_members_are_skipped_not_stored(app: TestApp) {
+        let alice = app.user(json!({"userName": "alice"})).await;
+        let reply = app.post("/Groups", &json!({"displayName": "g", "members": [{"value": alice}, {"value": "no-such-id"}]})).await.expect(201);
+        let members = reply.body["members"].as_array().expect("members");
+        assert_eq!(members.len(), 1);
+        assert_eq!(members[0]["value"], alice.as_str());
+    }
+}
+
+both_databases! {
+    async fn users_show_direct_and_indirect_groups(app: TestApp) {
+        let alice = app.user(json!({"userName": "alice"})).await;
+        let team = app.group(json!({"displayName": "team", "members": [{"value": alice}]})).await;
+        let department = app.group(json!({"displayName": "department", "members": [{"value": team, "type": "Group"}]})).await;
+        let company = app.group(json!({"displayName": "company", "members": [{"value": department}]})).await;
+        let user = app.get(&format!("/Users/{alice}")).await.expect(200).body;
+        let groups = user["groups"].as_array().expect("groups");
+        let kind_of = |id: &str| groups.iter().find(|g| g["value"] == id).map(|g| g["type"].as_str().expect("type").to_owned());
+        assert_eq!(kind_of(&team).as_deref(), Some("direct"));
+        assert_eq!(kind_of(&department).as_deref(), Some("indirect"));
+        assert_eq!(kind_of(&company).as_deref(), Some("indirect"));
+        assert_eq!(groups.len(), 3);
+        // Filter by group membership, in the database.
+        let reply = app.list("/Users", &[("filter", &format!("groups.value eq \"{company}\""))]).await.expect(200);
+        assert_eq!(reply.body["totalResults"], 1);
+        let reply = app.list("/Groups", &[("filter", &format!("members.value eq \"{team}\""))]).await.expect(200);
+        assert_eq!(reply.body["Resources"][0]["id"], department.as_str());
+        // A cycle does not loop forever.
+        app.patch(&format!("/Groups/{team}"), &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "add", "path": "members", "value": [{"value": company}]}]})).await.expect(200);
+        let user = app.get(&format!("/Users/{alice}")).await.expect(200).body;
+        assert_eq!(user["groups"].as_array().expect("groups").len(), 3);
+    }
+}
+
+both_databases! {
+    async fn group_display_names_are_unique_per_tenant(app: TestApp) {
+        app.group(json!({"displayName": "Admins"})).await;
+        app.post("/Groups", &json!({"displayName": "admins"})).await.expect_error(409, Some("uniqueness"));
+    }
+}
+
+both_databases! {
+    async fn excluding_members_does_not_read_them(app: TestApp) {
+        let mut members = Vec::new();
+        for i in 0..5 {
+            members.push(json!({"value": app.user(json!({"userName": format!("m{i}")})).await}));
+        }
+        app.group(json!({"displayName": "big", "members": members})).await;
+        let before = member_rows_read(&app).await;
+        let reply = app.list("/Groups", &[("filter", "displayName eq \"big\""), ("excludedAttributes", "members")]).await.expect(200);
+        assert!(reply.body["Resources"][0].get("members").is_none());
+        assert_eq!(member_rows_read(&app).await, before, "excludedAttributes=members must not read member rows");
+        let reply = app.list("/Groups", &[("filter", "displayName eq \"big\"")]).await.expect(200);
+        assert_eq!(reply.body["Resources"][0]["members"].as_array().expect("members").len(), 5);
+        assert!(member_rows_read(&app).await >= before + 5);
+    }
+}
+
+async fn member_rows_read(app: &crate::fixture::TestApp) -> u64 {
+    app.store.member_rows_read()
+}
+
+both_databases! {
+    async fn deleting_a_user_removes_its_memberships(app: TestApp) {
+        let alice = app.user(json!({"userName": "alice"})).await;
+        let group = app.group(json!({"displayName": "g", "members": [{"value": alice}]})).await;
+        app.delete(&format!("/Users/{alice}")).await.expect(204);
+        let read = app.get(&format!("/Groups/{group}")).await.expect(200);
+        assert!(read.body.get("members").is_none());
+    }
+}

@@ -1,0 +1,14 @@
+//! End-to-end tests of scimd: the real server, over HTTP, on SQLite and PostgreSQL. One test binary
+//! (linking is the slow part of a build on two cores).
+
+mod fixture;
+
+mod cli;
+mod discovery;
+mod errors;
+mod filters;
+mod groups;
+mod operations;
+mod paging;
+mod tenancy;
+mod users;
