@@ -22,9 +22,9 @@ use serde_json::{Map, Value};
 use crate::error::{ScimError, ScimResult};
 use crate::filter::{AttrPath, CompValue, CompareOp, Filter};
 use crate::resource::{
-    Key, MemberRef, check_immutable, check_primary, check_required, coerce_attr, coerce_element,
-    container_mut, is_empty, is_members, is_password, is_primary, is_urn, parse_members,
-    password_value, prune_extensions, qualified, resolve_key, same_value, split_urn,
+    Key, MemberRef, check_immutable, check_primary, check_required, coerce_attr, coerce_element, container_mut,
+    is_empty, is_members, is_password, is_primary, is_urn, parse_members, password_value, prune_extensions, qualified,
+    resolve_key, same_value, split_urn,
 };
 use crate::schema::{AttrType, AttributeDef, Mutability, ResourceSchema, SchemaDef};
 
@@ -108,15 +108,12 @@ pub struct PatchOutcome {
 /// case-insensitively (Azure AD sends `"op": "Replace"`).
 pub fn parse_patch_request(body: Value) -> ScimResult<Vec<PatchOp>> {
     let Value::Object(mut body) = body else {
-        return Err(ScimError::invalid_syntax(
-            "the PATCH request body must be a JSON object",
-        ));
+        return Err(ScimError::invalid_syntax("the PATCH request body must be a JSON object"));
     };
     let has_schema = match take_key(&mut body, "schemas") {
-        Some(Value::Array(items)) => items.iter().any(|s| {
-            s.as_str()
-                .is_some_and(|s| s.eq_ignore_ascii_case(PATCH_OP_SCHEMA))
-        }),
+        Some(Value::Array(items)) => {
+            items.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(PATCH_OP_SCHEMA)))
+        }
         _ => false,
     };
     if !has_schema {
@@ -127,15 +124,10 @@ pub fn parse_patch_request(body: Value) -> ScimResult<Vec<PatchOp>> {
     let ops = match take_key(&mut body, "Operations") {
         Some(Value::Array(ops)) if !ops.is_empty() => ops,
         _ => {
-            return Err(ScimError::invalid_syntax(
-                "\"Operations\" must be a non-empty array",
-            ));
+            return Err(ScimError::invalid_syntax("\"Operations\" must be a non-empty array"));
         }
     };
-    ops.into_iter()
-        .enumerate()
-        .map(|(i, op)| parse_op(op).map_err(|e| in_operation(i, e)))
-        .collect()
+    ops.into_iter().enumerate().map(|(i, op)| parse_op(op).map_err(|e| in_operation(i, e))).collect()
 }
 
 fn take_key(map: &mut Map<String, Value>, name: &str) -> Option<Value> {
@@ -145,9 +137,7 @@ fn take_key(map: &mut Map<String, Value>, name: &str) -> Option<Value> {
 
 fn parse_op(op: Value) -> ScimResult<PatchOp> {
     let Value::Object(mut op) = op else {
-        return Err(ScimError::invalid_syntax(
-            "an operation must be a JSON object",
-        ));
+        return Err(ScimError::invalid_syntax("an operation must be a JSON object"));
     };
     let kind = match take_key(&mut op, "op") {
         Some(Value::String(s)) if s.eq_ignore_ascii_case("add") => PatchOpKind::Add,
@@ -168,36 +158,21 @@ fn parse_op(op: Value) -> ScimResult<PatchOp> {
     };
     let value = take_key(&mut op, "value");
     match kind {
-        PatchOpKind::Remove if path.is_none() => {
-            Err(ScimError::no_target("\"remove\" needs a \"path\""))
-        }
+        PatchOpKind::Remove if path.is_none() => Err(ScimError::no_target("\"remove\" needs a \"path\"")),
         PatchOpKind::Add if value.as_ref().is_none_or(Value::is_null) => {
             Err(ScimError::invalid_value("\"add\" needs a \"value\""))
         }
-        PatchOpKind::Replace if value.is_none() => {
-            Err(ScimError::invalid_value("\"replace\" needs a \"value\""))
-        }
-        _ => Ok(PatchOp {
-            op: kind,
-            path,
-            value,
-        }),
+        PatchOpKind::Replace if value.is_none() => Err(ScimError::invalid_value("\"replace\" needs a \"value\"")),
+        _ => Ok(PatchOp { op: kind, path, value }),
     }
 }
 
 fn in_operation(index: usize, e: ScimError) -> ScimError {
-    ScimError {
-        detail: format!("Operations[{index}]: {}", e.detail),
-        ..e
-    }
+    ScimError { detail: format!("Operations[{index}]: {}", e.detail), ..e }
 }
 
 /// Applies all operations in order to a copy of `doc`. All or nothing: on error nothing is returned.
-pub fn apply_patch(
-    schema: &ResourceSchema,
-    doc: &Value,
-    ops: &[PatchOp],
-) -> ScimResult<PatchOutcome> {
+pub fn apply_patch(schema: &ResourceSchema, doc: &Value, ops: &[PatchOp]) -> ScimResult<PatchOutcome> {
     let mut patcher = Patcher {
         schema,
         doc: doc.as_object().cloned().unwrap_or_default(),
@@ -210,11 +185,7 @@ pub fn apply_patch(
     let new = Value::Object(patcher.doc);
     check_required(schema, &new)?;
     check_immutable(schema, &new, doc)?;
-    Ok(PatchOutcome {
-        doc: new,
-        members: patcher.members,
-        password: patcher.password,
-    })
+    Ok(PatchOutcome { doc: new, members: patcher.members, password: patcher.password })
 }
 
 /// A PATCH path before resolution, shaped like `filter::PatchPath`: `attr` (with `attr.sub` for
@@ -243,13 +214,7 @@ struct AttrTarget<'s> {
 
 impl<'s> AttrTarget<'s> {
     fn plain(ext: Option<&'s SchemaDef>, attr: &'s AttributeDef) -> Self {
-        AttrTarget {
-            ext,
-            attr,
-            filter: None,
-            sub: None,
-            path: qualified(ext, &attr.name),
-        }
+        AttrTarget { ext, attr, filter: None, sub: None, path: qualified(ext, &attr.name) }
     }
 }
 
@@ -263,9 +228,7 @@ struct ElementFilter<'s> {
 impl ElementFilter<'_> {
     fn matches(&self, attr: &AttributeDef, element: &Value) -> bool {
         match self.sub {
-            Some(sub) => element
-                .get(&sub.name)
-                .is_some_and(|v| same_value(sub, v, &self.value)),
+            Some(sub) => element.get(&sub.name).is_some_and(|v| same_value(sub, v, &self.value)),
             None => same_value(attr, element, &self.value),
         }
     }
@@ -284,10 +247,7 @@ fn parse_path(raw: &str) -> ScimResult<PathSpec> {
     let (head, filter, sub) = match raw.find('[') {
         None => (raw, None, None),
         Some(open) => {
-            let close = raw
-                .rfind(']')
-                .filter(|&c| c > open)
-                .ok_or_else(|| malformed("\"[\" without \"]\""))?;
+            let close = raw.rfind(']').filter(|&c| c > open).ok_or_else(|| malformed("\"[\" without \"]\""))?;
             let sub = match &raw[close + 1..] {
                 "" => None,
                 tail => match tail.strip_prefix('.') {
@@ -295,11 +255,7 @@ fn parse_path(raw: &str) -> ScimResult<PathSpec> {
                     _ => return Err(malformed("only \".subAttribute\" may follow \"]\"")),
                 },
             };
-            (
-                &raw[..open],
-                Some(parse_value_filter(raw, &raw[open + 1..close])?),
-                sub,
-            )
+            (&raw[..open], Some(parse_value_filter(raw, &raw[open + 1..close])?), sub)
         }
     };
     let (urn, rest) = match split_urn(head) {
@@ -314,15 +270,9 @@ fn parse_path(raw: &str) -> ScimResult<PathSpec> {
         return Err(malformed("expected [urn:]attribute[.subAttribute]"));
     }
     if filter.is_some() && attr_sub.is_some() {
-        return Err(malformed(
-            "a value filter applies to an attribute, not to a sub-attribute",
-        ));
+        return Err(malformed("a value filter applies to an attribute, not to a sub-attribute"));
     }
-    let attr = AttrPath {
-        urn,
-        name: name.to_owned(),
-        sub: attr_sub.map(str::to_owned),
-    };
+    let attr = AttrPath { urn, name: name.to_owned(), sub: attr_sub.map(str::to_owned) };
     Ok(PathSpec { attr, filter, sub })
 }
 
@@ -333,14 +283,8 @@ fn parse_value_filter(raw: &str, inner: &str) -> ScimResult<Filter> {
             "unsupported value filter \"{inner}\" in path \"{raw}\": only \"[subAttribute eq value]\" is supported"
         ))
     };
-    let (lhs, rest) = inner
-        .trim()
-        .split_once(char::is_whitespace)
-        .ok_or_else(unsupported)?;
-    let (op, literal) = rest
-        .trim_start()
-        .split_once(char::is_whitespace)
-        .ok_or_else(unsupported)?;
+    let (lhs, rest) = inner.trim().split_once(char::is_whitespace).ok_or_else(unsupported)?;
+    let (op, literal) = rest.trim_start().split_once(char::is_whitespace).ok_or_else(unsupported)?;
     if !op.eq_ignore_ascii_case("eq") || !is_attr_name(lhs) {
         return Err(unsupported());
     }
@@ -357,8 +301,7 @@ fn parse_value_filter(raw: &str, inner: &str) -> ScimResult<Filter> {
 fn is_attr_name(s: &str) -> bool {
     let s = s.strip_prefix('$').unwrap_or(s);
     s.starts_with(|c: char| c.is_ascii_alphabetic())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 fn resolve_target<'s>(schema: &'s ResourceSchema, raw: &str) -> ScimResult<Target<'s>> {
@@ -367,10 +310,7 @@ fn resolve_target<'s>(schema: &'s ResourceSchema, raw: &str) -> ScimResult<Targe
         return Ok(Target::Extension(ext));
     }
     let spec = parse_path(raw)?;
-    let lookup = AttrPath {
-        sub: spec.attr.sub.clone().or(spec.sub.clone()),
-        ..spec.attr.clone()
-    };
+    let lookup = AttrPath { sub: spec.attr.sub.clone().or(spec.sub.clone()), ..spec.attr.clone() };
     let resolved = schema.resolve(&lookup).map_err(ScimError::invalid_path)?;
     let ext = resolved.extension.and_then(|urn| schema.extension(urn));
     let attr = resolved.attr;
@@ -385,20 +325,10 @@ fn resolve_target<'s>(schema: &'s ResourceSchema, raw: &str) -> ScimResult<Targe
     if let Some(sub) = resolved.sub {
         path = format!("{path}.{}", sub.name);
     }
-    Ok(Target::Attr(AttrTarget {
-        ext,
-        attr,
-        filter,
-        sub: resolved.sub,
-        path,
-    }))
+    Ok(Target::Attr(AttrTarget { ext, attr, filter, sub: resolved.sub, path }))
 }
 
-fn resolve_filter<'s>(
-    raw: &str,
-    attr: &'s AttributeDef,
-    filter: &Filter,
-) -> ScimResult<ElementFilter<'s>> {
+fn resolve_filter<'s>(raw: &str, attr: &'s AttributeDef, filter: &Filter) -> ScimResult<ElementFilter<'s>> {
     if !attr.multi_valued {
         return Err(ScimError::invalid_path(format!(
             "invalid path \"{raw}\": \"{}\" is single-valued, a value filter needs a multi-valued attribute",
@@ -406,16 +336,11 @@ fn resolve_filter<'s>(
         )));
     }
     let Filter::Compare(lhs, CompareOp::Eq, literal) = filter else {
-        return Err(ScimError::invalid_path(format!(
-            "unsupported value filter \"{filter}\" in path \"{raw}\""
-        )));
+        return Err(ScimError::invalid_path(format!("unsupported value filter \"{filter}\" in path \"{raw}\"")));
     };
     let sub = match attr.kind {
         AttrType::Complex => Some(attr.sub_attribute(&lhs.name).ok_or_else(|| {
-            ScimError::invalid_path(format!(
-                "unknown sub-attribute \"{}.{}\" in path \"{raw}\"",
-                attr.name, lhs.name
-            ))
+            ScimError::invalid_path(format!("unknown sub-attribute \"{}.{}\" in path \"{raw}\"", attr.name, lhs.name))
         })?),
         _ if lhs.name.eq_ignore_ascii_case("value") => None,
         _ => {
@@ -432,10 +357,8 @@ fn resolve_filter<'s>(
         CompValue::Str(s) => Value::String(s.clone()),
     };
     let def = sub.unwrap_or(attr);
-    let value =
-        coerce_element(def, &format!("{}.{}", attr.name, def.name), literal)?.ok_or_else(|| {
-            ScimError::invalid_path(format!("invalid path \"{raw}\": the filter value is empty"))
-        })?;
+    let value = coerce_element(def, &format!("{}.{}", attr.name, def.name), literal)?
+        .ok_or_else(|| ScimError::invalid_path(format!("invalid path \"{raw}\": the filter value is empty")))?;
     Ok(ElementFilter { sub, value })
 }
 
@@ -450,9 +373,7 @@ impl<'s> Patcher<'s> {
     fn apply(&mut self, op: &PatchOp) -> ScimResult<()> {
         let value = op.value.clone();
         match &op.path {
-            None if op.op == PatchOpKind::Remove => {
-                Err(ScimError::no_target("\"remove\" needs a \"path\""))
-            }
+            None if op.op == PatchOpKind::Remove => Err(ScimError::no_target("\"remove\" needs a \"path\"")),
             None => self.apply_object(op.op, value),
             Some(path) => match resolve_target(self.schema, path)? {
                 Target::Extension(ext) => self.apply_extension(op.op, ext, value),
@@ -466,9 +387,7 @@ impl<'s> Patcher<'s> {
     /// A path-less add/replace: the value's keys are attributes or extension URNs.
     fn apply_object(&mut self, kind: PatchOpKind, value: Option<Value>) -> ScimResult<()> {
         let Some(Value::Object(map)) = value else {
-            return Err(ScimError::invalid_value(
-                "without a \"path\", the value must be an object of attributes",
-            ));
+            return Err(ScimError::invalid_value("without a \"path\", the value must be an object of attributes"));
         };
         let schema = self.schema;
         for (key, value) in map {
@@ -477,14 +396,10 @@ impl<'s> Patcher<'s> {
                 Some(Key::Attr(ext, attr)) => self.apply_plain(kind, ext, attr, value)?,
                 Some(Key::Core) => {
                     let Value::Object(inner) = value else {
-                        return Err(ScimError::invalid_value(format!(
-                            "\"{key}\" must be an object"
-                        )));
+                        return Err(ScimError::invalid_value(format!("\"{key}\" must be an object")));
                     };
                     for (name, value) in inner {
-                        let attr = schema
-                            .core_attribute(&name)
-                            .ok_or_else(|| unknown_path(schema, &name))?;
+                        let attr = schema.core_attribute(&name).ok_or_else(|| unknown_path(schema, &name))?;
                         self.apply_plain(kind, None, attr, value)?;
                     }
                 }
@@ -510,12 +425,7 @@ impl<'s> Patcher<'s> {
         self.apply_attr(kind, &AttrTarget::plain(ext, attr), Some(value))
     }
 
-    fn apply_extension(
-        &mut self,
-        kind: PatchOpKind,
-        ext: &'s SchemaDef,
-        value: Option<Value>,
-    ) -> ScimResult<()> {
+    fn apply_extension(&mut self, kind: PatchOpKind, ext: &'s SchemaDef, value: Option<Value>) -> ScimResult<()> {
         match (kind, value) {
             (PatchOpKind::Remove, _) | (PatchOpKind::Replace, None | Some(Value::Null)) => {
                 self.doc.shift_remove(&ext.id);
@@ -523,36 +433,22 @@ impl<'s> Patcher<'s> {
             }
             (_, Some(Value::Object(map))) => {
                 for (name, value) in map {
-                    let attr = ext
-                        .attribute(&name)
-                        .ok_or_else(|| unknown_path(self.schema, &qualified(Some(ext), &name)))?;
+                    let attr =
+                        ext.attribute(&name).ok_or_else(|| unknown_path(self.schema, &qualified(Some(ext), &name)))?;
                     self.apply_plain(kind, Some(ext), attr, value)?;
                 }
                 Ok(())
             }
-            _ => Err(ScimError::invalid_value(format!(
-                "the value for \"{}\" must be an object",
-                ext.id
-            ))),
+            _ => Err(ScimError::invalid_value(format!("the value for \"{}\" must be an object", ext.id))),
         }
     }
 
-    fn apply_attr(
-        &mut self,
-        kind: PatchOpKind,
-        t: &AttrTarget<'s>,
-        value: Option<Value>,
-    ) -> ScimResult<()> {
+    fn apply_attr(&mut self, kind: PatchOpKind, t: &AttrTarget<'s>, value: Option<Value>) -> ScimResult<()> {
         if is_members(self.schema, t.ext, t.attr) {
             return self.apply_members(kind, t, value);
         }
-        if t.attr.mutability == Mutability::ReadOnly
-            || t.sub.is_some_and(|s| s.mutability == Mutability::ReadOnly)
-        {
-            return Err(ScimError::mutability(format!(
-                "attribute \"{}\" is readOnly",
-                t.path
-            )));
+        if t.attr.mutability == Mutability::ReadOnly || t.sub.is_some_and(|s| s.mutability == Mutability::ReadOnly) {
+            return Err(ScimError::mutability(format!("attribute \"{}\" is readOnly", t.path)));
         }
         if is_password(t.ext, t.attr) {
             return self.apply_password(kind, value);
@@ -570,12 +466,7 @@ impl<'s> Patcher<'s> {
         Ok(())
     }
 
-    fn apply_members(
-        &mut self,
-        kind: PatchOpKind,
-        t: &AttrTarget<'_>,
-        value: Option<Value>,
-    ) -> ScimResult<()> {
+    fn apply_members(&mut self, kind: PatchOpKind, t: &AttrTarget<'_>, value: Option<Value>) -> ScimResult<()> {
         if t.sub.is_some() {
             return Err(ScimError::mutability(format!(
                 "\"{}\" cannot be modified: add or remove whole members instead",
@@ -584,9 +475,7 @@ impl<'s> Patcher<'s> {
         }
         match (&t.filter, kind) {
             (Some(filter), PatchOpKind::Remove) => match (filter.sub, &filter.value) {
-                (Some(sub), Value::String(id)) if sub.name == "value" => {
-                    self.members.remove(vec![id.clone()])
-                }
+                (Some(sub), Value::String(id)) if sub.name == "value" => self.members.remove(vec![id.clone()]),
                 _ => {
                     return Err(ScimError::invalid_path(format!(
                         "members can only be selected by id, as in members[value eq \"…\"], not \"{}\"",
@@ -602,43 +491,30 @@ impl<'s> Patcher<'s> {
             }
             (None, PatchOpKind::Remove) => match value {
                 None | Some(Value::Null) => self.members.replace(Vec::new()),
-                Some(value) => self
-                    .members
-                    .remove(parse_members(value)?.into_iter().map(|m| m.value).collect()),
+                Some(value) => self.members.remove(parse_members(value)?.into_iter().map(|m| m.value).collect()),
             },
-            (None, PatchOpKind::Add) => self
-                .members
-                .add(parse_members(value.unwrap_or(Value::Null))?),
-            (None, PatchOpKind::Replace) => self
-                .members
-                .replace(parse_members(value.unwrap_or(Value::Null))?),
+            (None, PatchOpKind::Add) => self.members.add(parse_members(value.unwrap_or(Value::Null))?),
+            (None, PatchOpKind::Replace) => self.members.replace(parse_members(value.unwrap_or(Value::Null))?),
         }
         Ok(())
     }
 
     fn apply_password(&mut self, kind: PatchOpKind, value: Option<Value>) -> ScimResult<()> {
         if kind == PatchOpKind::Remove {
-            return Err(ScimError::mutability(
-                "\"password\" cannot be removed, only replaced",
-            ));
+            return Err(ScimError::mutability("\"password\" cannot be removed, only replaced"));
         }
         match password_value(value.unwrap_or(Value::Null))? {
             Some(password) => {
                 self.password = Some(password);
                 Ok(())
             }
-            None => Err(ScimError::invalid_value(
-                "\"password\" needs a string value",
-            )),
+            None => Err(ScimError::invalid_value("\"password\" needs a string value")),
         }
     }
 }
 
 fn unknown_path(schema: &ResourceSchema, path: &str) -> ScimError {
-    ScimError::invalid_path(format!(
-        "unknown attribute \"{path}\" for resource type {}",
-        schema.kind.name()
-    ))
+    ScimError::invalid_path(format!("unknown attribute \"{path}\" for resource type {}", schema.kind.name()))
 }
 
 /// `attr` (no filter, no sub-attribute).
@@ -680,9 +556,7 @@ fn apply_whole(
             let touched: Vec<usize> = (start..items.len()).collect();
             settle_primary(attr, &t.path, items, &touched)?;
         }
-        (Value::Object(new), Some(Value::Object(current))) if !attr.multi_valued => {
-            current.extend(new)
-        }
+        (Value::Object(new), Some(Value::Object(current))) if !attr.multi_valued => current.extend(new),
         (new, _) => {
             container.insert(name.clone(), new);
         }
@@ -719,11 +593,7 @@ fn apply_sub(
         _ => {
             if let Some(new) = new {
                 let element = Value::Object(Map::from_iter([(sub.name.clone(), new)]));
-                let value = if t.attr.multi_valued {
-                    Value::Array(vec![element])
-                } else {
-                    element
-                };
+                let value = if t.attr.multi_valued { Value::Array(vec![element]) } else { element };
                 container.insert(t.attr.name.clone(), value);
             }
         }
@@ -749,16 +619,12 @@ fn apply_filtered(
     if kind == PatchOpKind::Add && new.is_none() {
         return Ok(());
     }
-    let slot = container
-        .entry(attr.name.clone())
-        .or_insert_with(|| Value::Array(Vec::new()));
+    let slot = container.entry(attr.name.clone()).or_insert_with(|| Value::Array(Vec::new()));
     if !slot.is_array() {
         *slot = Value::Array(Vec::new());
     }
     let items = slot.as_array_mut().expect("just made an array");
-    let matched: Vec<usize> = (0..items.len())
-        .filter(|&i| filter.matches(attr, &items[i]))
-        .collect();
+    let matched: Vec<usize> = (0..items.len()).filter(|&i| filter.matches(attr, &items[i])).collect();
     let Some(new) = new else {
         // Remove, or replace with nothing: the matched elements (or their sub-attribute) go.
         match sub {
@@ -817,12 +683,7 @@ fn set_or_remove(map: &mut Map<String, Value>, name: &str, value: Option<Value>)
 }
 
 /// RFC 7644 §3.5.2: making a value primary makes the others non-primary.
-fn settle_primary(
-    attr: &AttributeDef,
-    path: &str,
-    items: &mut [Value],
-    touched: &[usize],
-) -> ScimResult<()> {
+fn settle_primary(attr: &AttributeDef, path: &str, items: &mut [Value], touched: &[usize]) -> ScimResult<()> {
     if touched.iter().any(|&i| is_primary(&items[i])) {
         for (i, item) in items.iter_mut().enumerate() {
             if !touched.contains(&i) && is_primary(item) {
@@ -865,9 +726,7 @@ mod tests {
                 {"name": "tags", "type": "string", "multiValued": true}
             ]
         });
-        registry
-            .add_extension(ResourceKind::User, &ext.to_string())
-            .expect("test extension is valid");
+        registry.add_extension(ResourceKind::User, &ext.to_string()).expect("test extension is valid");
         registry.user
     }
 
@@ -884,11 +743,7 @@ mod tests {
     }
 
     fn op(kind: PatchOpKind, path: Option<&str>, value: Option<Value>) -> PatchOp {
-        PatchOp {
-            op: kind,
-            path: path.map(str::to_owned),
-            value,
-        }
+        PatchOp { op: kind, path: path.map(str::to_owned), value }
     }
 
     fn add(path: &str, value: Value) -> PatchOp {
@@ -922,10 +777,7 @@ mod tests {
     fn assert_err(e: &ScimError, scim_type: ScimType, needle: &str) {
         assert_eq!(e.status, 400, "{e}");
         assert_eq!(e.scim_type, Some(scim_type), "{e}");
-        assert!(
-            e.detail.contains(needle),
-            "detail should name {needle:?}: {e}"
-        );
+        assert!(e.detail.contains(needle), "detail should name {needle:?}: {e}");
     }
 
     fn request(ops: Value) -> Value {
@@ -942,17 +794,11 @@ mod tests {
 
     #[test]
     fn schemas_must_contain_the_patch_op_urn() {
-        let e = parse_patch_request(
-            json!({"Operations": [{"op": "add", "path": "title", "value": "x"}]}),
-        )
-        .expect_err("no schemas");
+        let e = parse_patch_request(json!({"Operations": [{"op": "add", "path": "title", "value": "x"}]}))
+            .expect_err("no schemas");
         assert_err(&e, ScimType::InvalidSyntax, PATCH_OP_SCHEMA);
         let body = json!({"schemas": ["urn:other"], "Operations": [{"op": "add", "path": "title", "value": "x"}]});
-        assert_err(
-            &parse_patch_request(body).expect_err("wrong schema"),
-            ScimType::InvalidSyntax,
-            "schemas",
-        );
+        assert_err(&parse_patch_request(body).expect_err("wrong schema"), ScimType::InvalidSyntax, "schemas");
     }
 
     #[test]
@@ -976,20 +822,12 @@ mod tests {
             ],
         }))
         .expect("parses");
-        assert_eq!(
-            ops,
-            [
-                add("title", json!("x")),
-                replace("nickName", json!("y")),
-                remove("displayName"),
-            ]
-        );
+        assert_eq!(ops, [add("title", json!("x")), replace("nickName", json!("y")), remove("displayName"),]);
     }
 
     #[test]
     fn unknown_op_is_invalid_syntax() {
-        let e = parse_patch_request(request(json!([{"op": "move", "path": "title"}])))
-            .expect_err("move");
+        let e = parse_patch_request(request(json!([{"op": "move", "path": "title"}]))).expect_err("move");
         assert_err(&e, ScimType::InvalidSyntax, "move");
         let e = parse_patch_request(request(json!([{"path": "title"}]))).expect_err("no op");
         assert_err(&e, ScimType::InvalidSyntax, "op");
@@ -999,46 +837,35 @@ mod tests {
     fn remove_without_path_is_no_target() {
         let e = parse_patch_request(request(json!([{"op": "remove"}]))).expect_err("no path");
         assert_err(&e, ScimType::NoTarget, "path");
-        let e = apply_patch(&user(), &stored(), &[op(PatchOpKind::Remove, None, None)])
-            .expect_err("no path");
+        let e = apply_patch(&user(), &stored(), &[op(PatchOpKind::Remove, None, None)]).expect_err("no path");
         assert_err(&e, ScimType::NoTarget, "path");
     }
 
     #[test]
     fn add_or_replace_without_value_is_invalid_value() {
-        let e = parse_patch_request(request(json!([{"op": "add", "path": "title"}])))
-            .expect_err("no value");
+        let e = parse_patch_request(request(json!([{"op": "add", "path": "title"}]))).expect_err("no value");
         assert_err(&e, ScimType::InvalidValue, "value");
-        let e = parse_patch_request(request(json!([{"op": "replace", "path": "title"}])))
-            .expect_err("no value");
+        let e = parse_patch_request(request(json!([{"op": "replace", "path": "title"}]))).expect_err("no value");
         assert_err(&e, ScimType::InvalidValue, "value");
     }
 
     #[test]
     fn path_must_be_a_string() {
-        let e = parse_patch_request(request(json!([{"op": "add", "path": 1, "value": 1}])))
-            .expect_err("path");
+        let e = parse_patch_request(request(json!([{"op": "add", "path": 1, "value": 1}]))).expect_err("path");
         assert_err(&e, ScimType::InvalidSyntax, "path");
     }
 
     #[test]
     fn parse_errors_name_the_operation_index() {
         let body = request(json!([{"op": "add", "path": "title", "value": "x"}, {"op": "nope"}]));
-        assert_err(
-            &parse_patch_request(body).expect_err("second op"),
-            ScimType::InvalidSyntax,
-            "Operations[1]",
-        );
+        assert_err(&parse_patch_request(body).expect_err("second op"), ScimType::InvalidSyntax, "Operations[1]");
     }
 
     // apply_patch: plain paths
 
     #[test]
     fn add_sets_a_single_valued_attribute() {
-        assert_eq!(
-            patch_user(&[add("title", json!("CEO"))])["title"],
-            json!("CEO")
-        );
+        assert_eq!(patch_user(&[add("title", json!("CEO"))])["title"], json!("CEO"));
     }
 
     #[test]
@@ -1056,10 +883,7 @@ mod tests {
 
     #[test]
     fn remove_of_an_absent_attribute_is_a_noop() {
-        assert_eq!(
-            patch_user(&[remove("title"), remove("name.middleName")]),
-            stored()
-        );
+        assert_eq!(patch_user(&[remove("title"), remove("name.middleName")]), stored());
     }
 
     #[test]
@@ -1068,20 +892,9 @@ mod tests {
             "emails",
             json!([{"value": "alice@home.example", "type": "home"}, {"value": "a@other.example"}]),
         )]);
-        let values: Vec<&str> = doc["emails"]
-            .as_array()
-            .expect("array")
-            .iter()
-            .filter_map(|e| e["value"].as_str())
-            .collect();
-        assert_eq!(
-            values,
-            [
-                "alice@work.example",
-                "alice@home.example",
-                "a@other.example"
-            ]
-        );
+        let values: Vec<&str> =
+            doc["emails"].as_array().expect("array").iter().filter_map(|e| e["value"].as_str()).collect();
+        assert_eq!(values, ["alice@work.example", "alice@home.example", "a@other.example"]);
     }
 
     #[test]
@@ -1099,22 +912,13 @@ mod tests {
     #[test]
     fn replace_with_null_or_empty_clears() {
         let doc = patch_user(&[replace("emails", json!([])), replace("name", Value::Null)]);
-        assert!(
-            doc.get("emails").is_none() && doc.get("name").is_none(),
-            "{doc}"
-        );
+        assert!(doc.get("emails").is_none() && doc.get("name").is_none(), "{doc}");
     }
 
     #[test]
     fn add_and_replace_merge_sub_attributes_of_a_single_valued_complex_attribute() {
-        let doc = patch_user(&[
-            replace("name", json!({"givenName": "Al"})),
-            add("name", json!({"middleName": "M"})),
-        ]);
-        assert_eq!(
-            doc["name"],
-            json!({"givenName": "Al", "familyName": "Smith", "middleName": "M"})
-        );
+        let doc = patch_user(&[replace("name", json!({"givenName": "Al"})), add("name", json!({"middleName": "M"}))]);
+        assert_eq!(doc["name"], json!({"givenName": "Al", "familyName": "Smith", "middleName": "M"}));
     }
 
     #[test]
@@ -1124,61 +928,30 @@ mod tests {
             add("name.honorificPrefix", json!("Dr")),
             remove("name.familyName"),
         ]);
-        assert_eq!(
-            doc["name"],
-            json!({"givenName": "Al", "honorificPrefix": "Dr"})
-        );
+        assert_eq!(doc["name"], json!({"givenName": "Al", "honorificPrefix": "Dr"}));
         let doc = patch_user(&[remove("name.givenName"), remove("name.familyName")]);
-        assert!(
-            doc.get("name").is_none(),
-            "an emptied complex attribute is unassigned"
-        );
-        let doc = patch(
-            &user(),
-            &json!({"userName": "a"}),
-            &[add("name.givenName", json!("G"))],
-        )
-        .doc;
+        assert!(doc.get("name").is_none(), "an emptied complex attribute is unassigned");
+        let doc = patch(&user(), &json!({"userName": "a"}), &[add("name.givenName", json!("G"))]).doc;
         assert_eq!(doc["name"], json!({"givenName": "G"}));
     }
 
     #[test]
     fn multi_valued_sub_attribute_path_applies_to_every_element() {
         let doc = patch_user(&[replace("emails.type", json!("other"))]);
-        let types: Vec<&Value> = doc["emails"]
-            .as_array()
-            .expect("array")
-            .iter()
-            .map(|e| &e["type"])
-            .collect();
+        let types: Vec<&Value> = doc["emails"].as_array().expect("array").iter().map(|e| &e["type"]).collect();
         assert_eq!(types, [&json!("other"), &json!("other")]);
         let doc = patch_user(&[remove("emails.type")]);
-        assert!(
-            doc["emails"]
-                .as_array()
-                .expect("array")
-                .iter()
-                .all(|e| e.get("type").is_none())
-        );
+        assert!(doc["emails"].as_array().expect("array").iter().all(|e| e.get("type").is_none()));
     }
 
     #[test]
     fn urn_qualified_paths_reach_extension_attributes() {
         let doc = patch_user(&[
             replace(&format!("{ENTERPRISE_USER}:employeeNumber"), json!("43")),
-            add(
-                &format!("{}:manager.value", ENTERPRISE_USER.to_lowercase()),
-                json!("boss"),
-            ),
-            add(
-                "urn:ietf:params:scim:schemas:core:2.0:User:title",
-                json!("CTO"),
-            ),
+            add(&format!("{}:manager.value", ENTERPRISE_USER.to_lowercase()), json!("boss")),
+            add("urn:ietf:params:scim:schemas:core:2.0:User:title", json!("CTO")),
         ]);
-        assert_eq!(
-            doc[ENTERPRISE_USER],
-            json!({"employeeNumber": "43", "manager": {"value": "boss"}})
-        );
+        assert_eq!(doc[ENTERPRISE_USER], json!({"employeeNumber": "43", "manager": {"value": "boss"}}));
         assert_eq!(doc["title"], json!("CTO"));
     }
 
@@ -1191,15 +964,8 @@ mod tests {
     #[test]
     fn bare_extension_urn_path_adds_merges_and_removes_the_extension() {
         let doc = patch_user(&[add(ENTERPRISE_USER, json!({"costCenter": "c1"}))]);
-        assert_eq!(
-            doc[ENTERPRISE_USER],
-            json!({"employeeNumber": "42", "costCenter": "c1"})
-        );
-        assert!(
-            patch_user(&[remove(ENTERPRISE_USER)])
-                .get(ENTERPRISE_USER)
-                .is_none()
-        );
+        assert_eq!(doc[ENTERPRISE_USER], json!({"employeeNumber": "42", "costCenter": "c1"}));
+        assert!(patch_user(&[remove(ENTERPRISE_USER)]).get(ENTERPRISE_USER).is_none());
     }
 
     #[test]
@@ -1222,20 +988,10 @@ mod tests {
             })),
         )]);
         assert_eq!(doc["active"], json!(false));
-        assert_eq!(
-            doc["name"],
-            json!({"givenName": "Alice", "familyName": "Jones"})
-        );
-        assert_eq!(
-            doc[ENTERPRISE_USER],
-            json!({"employeeNumber": "42", "department": "Sales", "costCenter": "c9"})
-        );
+        assert_eq!(doc["name"], json!({"givenName": "Alice", "familyName": "Jones"}));
+        assert_eq!(doc[ENTERPRISE_USER], json!({"employeeNumber": "42", "department": "Sales", "costCenter": "c9"}));
         assert_eq!(doc["emails"], json!([{"value": "only@x"}]));
-        let doc = patch_user(&[op(
-            PatchOpKind::Add,
-            None,
-            Some(json!({"emails": [{"value": "more@x"}]})),
-        )]);
+        let doc = patch_user(&[op(PatchOpKind::Add, None, Some(json!({"emails": [{"value": "more@x"}]})))]);
         assert_eq!(doc["emails"].as_array().expect("array").len(), 3);
     }
 
@@ -1261,31 +1017,15 @@ mod tests {
     fn without_path_unknown_keys_are_invalid_path() {
         let e = fail_user(&[op(PatchOpKind::Add, None, Some(json!({"shoeSize": 9})))]);
         assert_err(&e, ScimType::InvalidPath, "shoeSize");
-        let e = fail_user(&[op(
-            PatchOpKind::Add,
-            None,
-            Some(json!({"urn:example:x:1.0:User": {"a": 1}})),
-        )]);
+        let e = fail_user(&[op(PatchOpKind::Add, None, Some(json!({"urn:example:x:1.0:User": {"a": 1}})))]);
         assert_err(&e, ScimType::InvalidPath, "urn:example:x:1.0:User");
     }
 
     #[test]
     fn unknown_paths_are_invalid_path_naming_them() {
-        assert_err(
-            &fail_user(&[add("shoeSize", json!(9))]),
-            ScimType::InvalidPath,
-            "shoeSize",
-        );
-        assert_err(
-            &fail_user(&[add("name.surname", json!("x"))]),
-            ScimType::InvalidPath,
-            "surname",
-        );
-        assert_err(
-            &fail_user(&[remove("urn:example:nope:1.0:User:x")]),
-            ScimType::InvalidPath,
-            "urn:example:nope",
-        );
+        assert_err(&fail_user(&[add("shoeSize", json!(9))]), ScimType::InvalidPath, "shoeSize");
+        assert_err(&fail_user(&[add("name.surname", json!("x"))]), ScimType::InvalidPath, "surname");
+        assert_err(&fail_user(&[remove("urn:example:nope:1.0:User:x")]), ScimType::InvalidPath, "urn:example:nope");
     }
 
     #[test]
@@ -1303,55 +1043,25 @@ mod tests {
 
     #[test]
     fn unsupported_value_filters_are_invalid_path() {
-        for bad in [
-            "emails[type ne \"work\"]",
-            "emails[type eq \"work\" and primary eq true]",
-            "emails[type pr]",
-        ] {
-            assert_err(
-                &fail_user(&[remove(bad)]),
-                ScimType::InvalidPath,
-                "value filter",
-            );
+        for bad in ["emails[type ne \"work\"]", "emails[type eq \"work\" and primary eq true]", "emails[type pr]"] {
+            assert_err(&fail_user(&[remove(bad)]), ScimType::InvalidPath, "value filter");
         }
-        assert_err(
-            &fail_user(&[remove("emails[kind eq \"work\"]")]),
-            ScimType::InvalidPath,
-            "emails.kind",
-        );
+        assert_err(&fail_user(&[remove("emails[kind eq \"work\"]")]), ScimType::InvalidPath, "emails.kind");
     }
 
     #[test]
     fn value_filter_on_a_single_valued_attribute_is_invalid_path() {
-        assert_err(
-            &fail_user(&[remove("name[givenName eq \"Alice\"]")]),
-            ScimType::InvalidPath,
-            "single-valued",
-        );
+        assert_err(&fail_user(&[remove("name[givenName eq \"Alice\"]")]), ScimType::InvalidPath, "single-valued");
     }
 
     #[test]
     fn values_are_validated_and_coerced_like_post() {
-        assert_eq!(
-            patch_user(&[replace("active", json!("TRUE"))])["active"],
-            json!(true)
-        );
-        assert_err(
-            &fail_user(&[replace("userName", json!(5))]),
-            ScimType::InvalidValue,
-            "userName",
-        );
-        assert_err(
-            &fail_user(&[replace("active", json!("maybe"))]),
-            ScimType::InvalidValue,
-            "active",
-        );
+        assert_eq!(patch_user(&[replace("active", json!("TRUE"))])["active"], json!(true));
+        assert_err(&fail_user(&[replace("userName", json!(5))]), ScimType::InvalidValue, "userName");
+        assert_err(&fail_user(&[replace("active", json!("maybe"))]), ScimType::InvalidValue, "active");
         let e = fail_user(&[add("emails", json!([{"value": "x@y", "label": "z"}]))]);
         assert_err(&e, ScimType::InvalidSyntax, "emails.label");
-        let e = fail_user(&[replace(
-            &format!("{ENTERPRISE_USER}:employeeNumber"),
-            json!(7),
-        )]);
+        let e = fail_user(&[replace(&format!("{ENTERPRISE_USER}:employeeNumber"), json!(7))]);
         assert_err(&e, ScimType::InvalidValue, "employeeNumber");
     }
 
@@ -1359,14 +1069,8 @@ mod tests {
 
     #[test]
     fn value_filter_sub_path_updates_matching_elements() {
-        let doc = patch_user(&[replace(
-            "emails[type eq \"work\"].value",
-            json!("alice@new.example"),
-        )]);
-        assert_eq!(
-            doc["emails"][0],
-            json!({"value": "alice@new.example", "type": "work", "primary": true})
-        );
+        let doc = patch_user(&[replace("emails[type eq \"work\"].value", json!("alice@new.example"))]);
+        assert_eq!(doc["emails"][0], json!({"value": "alice@new.example", "type": "work", "primary": true}));
         assert_eq!(doc["emails"][1], stored()["emails"][1]);
     }
 
@@ -1378,14 +1082,8 @@ mod tests {
 
     #[test]
     fn value_filter_element_path_merges_the_object() {
-        let doc = patch_user(&[replace(
-            "emails[type eq \"home\"]",
-            json!({"display": "Home"}),
-        )]);
-        assert_eq!(
-            doc["emails"][1],
-            json!({"value": "alice@home.example", "type": "home", "display": "Home"})
-        );
+        let doc = patch_user(&[replace("emails[type eq \"home\"]", json!({"display": "Home"}))]);
+        assert_eq!(doc["emails"][1], json!({"value": "alice@home.example", "type": "home", "display": "Home"}));
     }
 
     #[test]
@@ -1395,29 +1093,17 @@ mod tests {
         let doc = patch(
             &user(),
             &json!({"userName": "a"}),
-            &[replace(
-                "phoneNumbers[type eq \"mobile\"].value",
-                json!("+1"),
-            )],
+            &[replace("phoneNumbers[type eq \"mobile\"].value", json!("+1"))],
         )
         .doc;
-        assert_eq!(
-            doc["phoneNumbers"],
-            json!([{"type": "mobile", "value": "+1"}])
-        );
+        assert_eq!(doc["phoneNumbers"], json!([{"type": "mobile", "value": "+1"}]));
     }
 
     #[test]
     fn value_filter_remove_removes_matching_elements() {
         let doc = patch_user(&[remove("emails[type eq \"work\"]")]);
-        assert_eq!(
-            doc["emails"],
-            json!([{"value": "alice@home.example", "type": "home"}])
-        );
-        let doc = patch_user(&[
-            remove("emails[type eq \"work\"]"),
-            remove("emails[value eq \"ALICE@home.example\"]"),
-        ]);
+        assert_eq!(doc["emails"], json!([{"value": "alice@home.example", "type": "home"}]));
+        let doc = patch_user(&[remove("emails[type eq \"work\"]"), remove("emails[value eq \"ALICE@home.example\"]")]);
         assert!(doc.get("emails").is_none(), "{doc}");
         assert_eq!(patch_user(&[remove("emails[type eq \"fax\"]")]), stored());
     }
@@ -1425,10 +1111,7 @@ mod tests {
     #[test]
     fn value_filter_remove_of_a_sub_attribute() {
         let doc = patch_user(&[remove("emails[type eq \"work\"].primary")]);
-        assert_eq!(
-            doc["emails"][0],
-            json!({"value": "alice@work.example", "type": "work"})
-        );
+        assert_eq!(doc["emails"][0], json!({"value": "alice@work.example", "type": "work"}));
     }
 
     #[test]
@@ -1463,10 +1146,8 @@ mod tests {
 
     #[test]
     fn two_primaries_in_one_value_are_invalid_value() {
-        let e = fail_user(&[add(
-            "emails",
-            json!([{"value": "a@x", "primary": true}, {"value": "b@x", "primary": true}]),
-        )]);
+        let e =
+            fail_user(&[add("emails", json!([{"value": "a@x", "primary": true}, {"value": "b@x", "primary": true}]))]);
         assert_err(&e, ScimType::InvalidValue, "primary");
     }
 
@@ -1474,79 +1155,37 @@ mod tests {
 
     #[test]
     fn read_only_targets_are_mutability_errors() {
-        for path in [
-            "id",
-            "meta.created",
-            "groups",
-            &format!("{SCIMD_USER}:status"),
-            "manager.displayName",
-        ] {
-            assert_err(
-                &fail_user(&[replace(path, json!("x"))]),
-                ScimType::Mutability,
-                "readOnly",
-            );
+        for path in ["id", "meta.created", "groups", &format!("{SCIMD_USER}:status"), "manager.displayName"] {
+            assert_err(&fail_user(&[replace(path, json!("x"))]), ScimType::Mutability, "readOnly");
         }
-        assert_err(
-            &fail_user(&[remove("groups[value eq \"g\"]")]),
-            ScimType::Mutability,
-            "groups",
-        );
+        assert_err(&fail_user(&[remove("groups[value eq \"g\"]")]), ScimType::Mutability, "groups");
     }
 
     #[test]
     fn immutable_attribute_already_set_is_a_mutability_error() {
         let schema = custom_user();
         let doc = json!({"userName": "a", TEST_EXT: {"badge": "b1", "card": {"number": "9"}}});
-        let e = fail(
-            &schema,
-            &doc,
-            &[replace(&format!("{TEST_EXT}:badge"), json!("b2"))],
-        );
+        let e = fail(&schema, &doc, &[replace(&format!("{TEST_EXT}:badge"), json!("b2"))]);
         assert_err(&e, ScimType::Mutability, "badge");
         let e = fail(&schema, &doc, &[remove("badge")]);
         assert_err(&e, ScimType::Mutability, "badge");
         let e = fail(&schema, &doc, &[replace("card.number", json!("10"))]);
         assert_err(&e, ScimType::Mutability, "card.number");
-        patch(
-            &schema,
-            &doc,
-            &[
-                replace("badge", json!("B1")),
-                replace("card.label", json!("l")),
-            ],
-        );
+        patch(&schema, &doc, &[replace("badge", json!("B1")), replace("card.label", json!("l"))]);
     }
 
     #[test]
     fn immutable_attribute_not_yet_set_may_be_added() {
         let schema = custom_user();
-        let out = patch(
-            &schema,
-            &json!({"userName": "a"}),
-            &[add("badge", json!("b1"))],
-        )
-        .doc;
+        let out = patch(&schema, &json!({"userName": "a"}), &[add("badge", json!("b1"))]).doc;
         assert_eq!(out[TEST_EXT]["badge"], json!("b1"));
     }
 
     #[test]
     fn removing_a_required_attribute_is_invalid_value() {
-        assert_err(
-            &fail_user(&[remove("userName")]),
-            ScimType::InvalidValue,
-            "userName",
-        );
-        assert_err(
-            &fail_user(&[replace("userName", json!(""))]),
-            ScimType::InvalidValue,
-            "userName",
-        );
-        let e = fail(
-            &group(),
-            &json!({"displayName": "g"}),
-            &[remove("displayName")],
-        );
+        assert_err(&fail_user(&[remove("userName")]), ScimType::InvalidValue, "userName");
+        assert_err(&fail_user(&[replace("userName", json!(""))]), ScimType::InvalidValue, "userName");
+        let e = fail(&group(), &json!({"displayName": "g"}), &[remove("displayName")]);
         assert_err(&e, ScimType::InvalidValue, "displayName");
     }
 
@@ -1563,34 +1202,15 @@ mod tests {
         let out = patch(&user(), &stored(), &[replace("password", json!("n3w"))]);
         assert_eq!(out.password.as_deref(), Some("n3w"));
         assert_eq!(out.doc, stored());
-        let out = patch(
-            &user(),
-            &stored(),
-            &[op(
-                PatchOpKind::Replace,
-                None,
-                Some(json!({"password": "p2"})),
-            )],
-        );
+        let out = patch(&user(), &stored(), &[op(PatchOpKind::Replace, None, Some(json!({"password": "p2"})))]);
         assert_eq!(out.password.as_deref(), Some("p2"));
-        assert_eq!(
-            patch(&user(), &stored(), &[add("title", json!("t"))]).password,
-            None
-        );
+        assert_eq!(patch(&user(), &stored(), &[add("title", json!("t"))]).password, None);
     }
 
     #[test]
     fn password_must_be_a_string_and_cannot_be_removed() {
-        assert_err(
-            &fail_user(&[replace("password", json!(1))]),
-            ScimType::InvalidValue,
-            "password",
-        );
-        assert_err(
-            &fail_user(&[remove("password")]),
-            ScimType::Mutability,
-            "password",
-        );
+        assert_err(&fail_user(&[replace("password", json!(1))]), ScimType::InvalidValue, "password");
+        assert_err(&fail_user(&[remove("password")]), ScimType::Mutability, "password");
     }
 
     // Group members
@@ -1600,10 +1220,7 @@ mod tests {
     }
 
     fn member(id: &str, kind: Option<MemberType>) -> MemberRef {
-        MemberRef {
-            value: id.to_owned(),
-            kind,
-        }
+        MemberRef { value: id.to_owned(), kind }
     }
 
     fn members_of(ops: &[PatchOp]) -> MemberChanges {
@@ -1614,20 +1231,11 @@ mod tests {
 
     #[test]
     fn members_add_collects_member_refs() {
-        let changes = members_of(&[add(
-            "members",
-            json!([{"value": "u1", "type": "User"}, {"value": "g1", "display": "G"}]),
-        )]);
-        assert_eq!(
-            changes.add,
-            [member("u1", Some(MemberType::User)), member("g1", None)]
-        );
+        let changes =
+            members_of(&[add("members", json!([{"value": "u1", "type": "User"}, {"value": "g1", "display": "G"}]))]);
+        assert_eq!(changes.add, [member("u1", Some(MemberType::User)), member("g1", None)]);
         assert!(changes.remove.is_empty() && changes.replace.is_none());
-        let changes = members_of(&[op(
-            PatchOpKind::Add,
-            None,
-            Some(json!({"members": [{"value": "u2"}]})),
-        )]);
+        let changes = members_of(&[op(PatchOpKind::Add, None, Some(json!({"members": [{"value": "u2"}]})))]);
         assert_eq!(changes.add, [member("u2", None)]);
     }
 
@@ -1639,11 +1247,8 @@ mod tests {
 
     #[test]
     fn members_remove_with_a_value_list_removes_only_those() {
-        let changes = members_of(&[op(
-            PatchOpKind::Remove,
-            Some("members"),
-            Some(json!([{"value": "u1"}, {"value": "u2"}])),
-        )]);
+        let changes =
+            members_of(&[op(PatchOpKind::Remove, Some("members"), Some(json!([{"value": "u1"}, {"value": "u2"}])))]);
         assert_eq!(changes.remove, ["u1", "u2"]);
         assert!(changes.replace.is_none());
     }
@@ -1655,15 +1260,9 @@ mod tests {
 
     #[test]
     fn members_replace_sets_the_list() {
-        let changes = members_of(&[replace(
-            "members",
-            json!([{"value": "u1"}, {"value": "u1"}]),
-        )]);
+        let changes = members_of(&[replace("members", json!([{"value": "u1"}, {"value": "u1"}]))]);
         assert_eq!(changes.replace, Some(vec![member("u1", None)]));
-        assert_eq!(
-            members_of(&[replace("members", json!([]))]).replace,
-            Some(vec![])
-        );
+        assert_eq!(members_of(&[replace("members", json!([]))]).replace, Some(vec![]));
     }
 
     #[test]
@@ -1681,61 +1280,30 @@ mod tests {
             add("members", json!([{"value": "b"}])),
             remove("members[value eq \"a\"]"),
         ]);
-        assert_eq!(
-            changes,
-            MemberChanges {
-                add: vec![],
-                remove: vec![],
-                replace: Some(vec![member("b", None)])
-            }
-        );
+        assert_eq!(changes, MemberChanges { add: vec![], remove: vec![], replace: Some(vec![member("b", None)]) });
     }
 
     #[test]
     fn members_sub_attribute_paths_are_mutability_errors() {
-        let e = fail(
-            &group(),
-            &stored_group(),
-            &[replace("members.display", json!("x"))],
-        );
+        let e = fail(&group(), &stored_group(), &[replace("members.display", json!("x"))]);
         assert_err(&e, ScimType::Mutability, "members.display");
-        let e = fail(
-            &group(),
-            &stored_group(),
-            &[replace("members[value eq \"u\"].type", json!("Group"))],
-        );
+        let e = fail(&group(), &stored_group(), &[replace("members[value eq \"u\"].type", json!("Group"))]);
         assert_err(&e, ScimType::Mutability, "members");
     }
 
     #[test]
     fn members_filters_other_than_remove_by_value_are_invalid_path() {
-        let e = fail(
-            &group(),
-            &stored_group(),
-            &[remove("members[type eq \"User\"]")],
-        );
+        let e = fail(&group(), &stored_group(), &[remove("members[type eq \"User\"]")]);
         assert_err(&e, ScimType::InvalidPath, "members");
-        let e = fail(
-            &group(),
-            &stored_group(),
-            &[add("members[value eq \"u\"]", json!({"value": "u"}))],
-        );
+        let e = fail(&group(), &stored_group(), &[add("members[value eq \"u\"]", json!({"value": "u"}))]);
         assert_err(&e, ScimType::InvalidPath, "members");
     }
 
     #[test]
     fn members_values_are_validated() {
-        let e = fail(
-            &group(),
-            &stored_group(),
-            &[add("members", json!([{"value": "u", "type": "Robot"}]))],
-        );
+        let e = fail(&group(), &stored_group(), &[add("members", json!([{"value": "u", "type": "Robot"}]))]);
         assert_err(&e, ScimType::InvalidValue, "members.type");
-        let e = fail(
-            &group(),
-            &stored_group(),
-            &[add("members", json!({"value": "u"}))],
-        );
+        let e = fail(&group(), &stored_group(), &[add("members", json!({"value": "u"}))]);
         assert_err(&e, ScimType::InvalidValue, "members");
     }
 }

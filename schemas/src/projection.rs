@@ -41,23 +41,13 @@ enum Shape<'p> {
 impl Projection {
     /// Parses the comma-separated lists as found in the query string. Paths resolve
     /// case-insensitively; unknown paths are ignored.
-    pub fn parse(
-        schema: &ResourceSchema,
-        attributes: Option<&str>,
-        excluded: Option<&str>,
-    ) -> ScimResult<Projection> {
-        let attributes = attributes
-            .filter(|s| !s.trim().is_empty())
-            .map(|s| parse_list(schema, s))
-            .transpose()?;
+    pub fn parse(schema: &ResourceSchema, attributes: Option<&str>, excluded: Option<&str>) -> ScimResult<Projection> {
+        let attributes = attributes.filter(|s| !s.trim().is_empty()).map(|s| parse_list(schema, s)).transpose()?;
         let excluded = match (&attributes, excluded) {
             (None, Some(list)) => parse_list(schema, list)?,
             _ => Vec::new(),
         };
-        Ok(Projection {
-            attributes,
-            excluded,
-        })
+        Ok(Projection { attributes, excluded })
     }
 
     /// Whether the top-level attribute `name` (in extension `extension`, or core/common when `None`)
@@ -85,15 +75,12 @@ impl Projection {
                 continue;
             }
             let keep = if let Some(attr) = schema.core_attribute(&key) {
-                map.get_mut(&key)
-                    .is_some_and(|v| project_value(attr, &self.shape(None, attr), v))
+                map.get_mut(&key).is_some_and(|v| project_value(attr, &self.shape(None, attr), v))
             } else if let Some(ext) = schema.extension(&key) {
                 match map.get_mut(&key) {
                     Some(Value::Object(obj)) => {
                         obj.retain(|name, value| match ext.attribute(name) {
-                            Some(attr) => {
-                                project_value(attr, &self.shape(Some(&ext.id), attr), value)
-                            }
+                            Some(attr) => project_value(attr, &self.shape(Some(&ext.id), attr), value),
                             None => self.attributes.is_none(),
                         });
                         !obj.is_empty()
@@ -129,11 +116,7 @@ impl Projection {
                     _ => {}
                 }
             }
-            return if subs.is_empty() {
-                Shape::Whole
-            } else {
-                Shape::Except(subs)
-            };
+            return if subs.is_empty() { Shape::Whole } else { Shape::Except(subs) };
         };
         for sel in attributes.iter().filter(in_schema) {
             match (&sel.attr, &sel.sub) {
@@ -144,11 +127,7 @@ impl Projection {
                 _ => {}
             }
         }
-        if subs.is_empty() {
-            Shape::Drop
-        } else {
-            Shape::Only(subs)
-        }
+        if subs.is_empty() { Shape::Drop } else { Shape::Only(subs) }
     }
 }
 
@@ -190,9 +169,7 @@ fn keep_sub(shape: &Shape<'_>, sub: &AttributeDef) -> bool {
             Shape::Drop => false,
             Shape::Whole => sub.returned != Returned::Request,
             Shape::Only(names) => names.contains(&sub.name.as_str()),
-            Shape::Except(names) => {
-                sub.returned != Returned::Request && !names.contains(&sub.name.as_str())
-            }
+            Shape::Except(names) => sub.returned != Returned::Request && !names.contains(&sub.name.as_str()),
         },
     }
 }
@@ -208,18 +185,10 @@ fn parse_list(schema: &ResourceSchema, list: &str) -> ScimResult<Vec<Selector>> 
 /// `[urn:]name[.sub]` or a bare schema URN. `Ok(None)`: well-formed but unknown.
 fn parse_path(schema: &ResourceSchema, raw: &str) -> ScimResult<Option<Selector>> {
     if raw.eq_ignore_ascii_case(&schema.core.id) {
-        return Ok(Some(Selector {
-            ext: None,
-            attr: None,
-            sub: None,
-        }));
+        return Ok(Some(Selector { ext: None, attr: None, sub: None }));
     }
     if let Some(ext) = schema.extension(raw) {
-        return Ok(Some(Selector {
-            ext: Some(ext.id.clone()),
-            attr: None,
-            sub: None,
-        }));
+        return Ok(Some(Selector { ext: Some(ext.id.clone()), attr: None, sub: None }));
     }
     let (urn, rest) = match split_urn(raw) {
         Some((urn, rest)) => (Some(urn), rest),
@@ -230,15 +199,9 @@ fn parse_path(schema: &ResourceSchema, raw: &str) -> ScimResult<Option<Selector>
         None => (rest, None),
     };
     if !is_attr_name(name) || sub.is_some_and(|s| !is_attr_name(s)) {
-        return Err(ScimError::invalid_value(format!(
-            "malformed attribute path \"{raw}\""
-        )));
+        return Err(ScimError::invalid_value(format!("malformed attribute path \"{raw}\"")));
     }
-    let path = AttrPath {
-        urn: urn.map(str::to_owned),
-        name: name.to_owned(),
-        sub: sub.map(str::to_owned),
-    };
+    let path = AttrPath { urn: urn.map(str::to_owned), name: name.to_owned(), sub: sub.map(str::to_owned) };
     Ok(schema.resolve(&path).ok().map(|resolved| Selector {
         ext: resolved.extension.map(str::to_owned),
         attr: Some(resolved.attr.name.clone()),
@@ -250,8 +213,7 @@ fn parse_path(schema: &ResourceSchema, raw: &str) -> ScimResult<Option<Selector>
 fn is_attr_name(s: &str) -> bool {
     let s = s.strip_prefix('$').unwrap_or(s);
     s.starts_with(|c: char| c.is_ascii_alphabetic())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 #[cfg(test)]
@@ -283,9 +245,7 @@ mod tests {
                 ]}
             ]
         });
-        registry
-            .add_extension(ResourceKind::User, &ext.to_string())
-            .expect("test extension is valid");
+        registry.add_extension(ResourceKind::User, &ext.to_string()).expect("test extension is valid");
         registry.user
     }
 
@@ -312,11 +272,7 @@ mod tests {
     }
 
     fn keys(v: &Value) -> Vec<&str> {
-        v.as_object()
-            .expect("object")
-            .keys()
-            .map(String::as_str)
-            .collect()
+        v.as_object().expect("object").keys().map(String::as_str).collect()
     }
 
     #[test]
@@ -336,10 +292,7 @@ mod tests {
     #[test]
     fn attributes_keeps_only_named_plus_schemas_and_id() {
         let out = project(&user(), Some("userName"), None);
-        assert_eq!(
-            out,
-            json!({"schemas": [CORE_USER, ENTERPRISE_USER], "id": "1", "userName": "a"})
-        );
+        assert_eq!(out, json!({"schemas": [CORE_USER, ENTERPRISE_USER], "id": "1", "userName": "a"}));
     }
 
     #[test]
@@ -370,17 +323,9 @@ mod tests {
 
     #[test]
     fn urn_qualified_paths_select_extension_attributes() {
-        let out = project(
-            &user(),
-            Some(&format!("{ENTERPRISE_USER}:employeeNumber")),
-            None,
-        );
+        let out = project(&user(), Some(&format!("{ENTERPRISE_USER}:employeeNumber")), None);
         assert_eq!(out[ENTERPRISE_USER], json!({"employeeNumber": "7"}));
-        let out = project(
-            &user(),
-            Some(&format!("{}:userName", CORE_USER.to_lowercase())),
-            None,
-        );
+        let out = project(&user(), Some(&format!("{}:userName", CORE_USER.to_lowercase())), None);
         assert_eq!(keys(&out), ["schemas", "id", "userName"]);
     }
 
@@ -402,17 +347,7 @@ mod tests {
     #[test]
     fn excluded_attributes_remove_default_attributes() {
         let out = project(&user(), None, Some("emails,meta,groups"));
-        assert_eq!(
-            keys(&out),
-            [
-                "schemas",
-                "id",
-                "externalId",
-                "userName",
-                "name",
-                ENTERPRISE_USER
-            ]
-        );
+        assert_eq!(keys(&out), ["schemas", "id", "externalId", "userName", "name", ENTERPRISE_USER]);
     }
 
     #[test]
@@ -439,27 +374,14 @@ mod tests {
 
     #[test]
     fn unknown_paths_are_ignored() {
-        let out = project(
-            &user(),
-            Some("userName,shoeSize,name.nickname,urn:example:nope:thing"),
-            None,
-        );
+        let out = project(&user(), Some("userName,shoeSize,name.nickname,urn:example:nope:thing"), None);
         assert_eq!(keys(&out), ["schemas", "id", "userName"]);
-        assert_eq!(
-            project(&user(), None, Some("shoeSize")),
-            project(&user(), None, None)
-        );
+        assert_eq!(project(&user(), None, Some("shoeSize")), project(&user(), None, None));
     }
 
     #[test]
     fn malformed_paths_are_invalid_value() {
-        for bad in [
-            "name.given.x",
-            "emails[type eq \"work\"]",
-            "name.",
-            ".x",
-            "user name",
-        ] {
+        for bad in ["name.given.x", "emails[type eq \"work\"]", "name.", ".x", "user name"] {
             let e = Projection::parse(&user(), Some(bad), None).expect_err(bad);
             assert_eq!(e.scim_type, Some(ScimType::InvalidValue), "{bad}: {e}");
         }
@@ -467,10 +389,7 @@ mod tests {
 
     #[test]
     fn empty_parameters_mean_no_projection() {
-        assert_eq!(
-            project(&user(), Some(" "), Some("")),
-            project(&user(), None, None)
-        );
+        assert_eq!(project(&user(), Some(" "), Some("")), project(&user(), None, None));
     }
 
     #[test]
@@ -483,15 +402,8 @@ mod tests {
     fn meta_is_returned_by_default_and_can_be_excluded() {
         assert!(project(&user(), None, None).get("meta").is_some());
         assert!(project(&user(), None, Some("meta")).get("meta").is_none());
-        assert!(
-            project(&user(), Some("userName"), None)
-                .get("meta")
-                .is_none()
-        );
-        assert_eq!(
-            project(&user(), Some("meta.version"), None)["meta"],
-            json!({"version": "W/\"1\""})
-        );
+        assert!(project(&user(), Some("userName"), None).get("meta").is_none());
+        assert_eq!(project(&user(), Some("meta.version"), None)["meta"], json!({"version": "W/\"1\""}));
     }
 
     fn custom_rendered() -> Value {
@@ -504,27 +416,15 @@ mod tests {
     fn project_custom(attributes: Option<&str>, excluded: Option<&str>) -> Value {
         let schema = custom_user();
         let mut resource = custom_rendered();
-        Projection::parse(&schema, attributes, excluded)
-            .expect("parses")
-            .apply(&schema, &mut resource);
+        Projection::parse(&schema, attributes, excluded).expect("parses").apply(&schema, &mut resource);
         resource
     }
 
     #[test]
     fn request_attributes_are_returned_only_when_named() {
-        assert_eq!(
-            project_custom(None, None)[PROJ_EXT],
-            json!({"badge": {"label": "l", "kind": "k"}})
-        );
-        assert_eq!(
-            project_custom(Some("secretCode"), None)[PROJ_EXT],
-            json!({"secretCode": "s"})
-        );
-        assert!(
-            project_custom(Some(PROJ_EXT), None)[PROJ_EXT]
-                .get("secretCode")
-                .is_none()
-        );
+        assert_eq!(project_custom(None, None)[PROJ_EXT], json!({"badge": {"label": "l", "kind": "k"}}));
+        assert_eq!(project_custom(Some("secretCode"), None)[PROJ_EXT], json!({"secretCode": "s"}));
+        assert!(project_custom(Some(PROJ_EXT), None)[PROJ_EXT].get("secretCode").is_none());
         let badge = &project_custom(Some("badge.extra"), None)[PROJ_EXT]["badge"];
         assert_eq!(badge, &json!({"kind": "k", "extra": "x"}));
     }
@@ -555,11 +455,7 @@ mod tests {
         assert!(pu.includes(user, None, "id"));
         assert!(!pu.includes(user, None, "password"));
         let pu = Projection::parse(user, Some("employeeNumber"), None).expect("parses");
-        assert!(pu.includes(
-            user,
-            Some(&ENTERPRISE_USER.to_lowercase()),
-            "employeeNumber"
-        ));
+        assert!(pu.includes(user, Some(&ENTERPRISE_USER.to_lowercase()), "employeeNumber"));
         assert!(!pu.includes(user, Some(ENTERPRISE_USER), "department"));
         assert!(!pu.includes(user, Some("urn:example:nope"), "x"));
     }

@@ -33,15 +33,9 @@ pub struct Prepared {
 /// Validates a POST/PUT body. `existing`: the stored document when replacing (PUT), for immutability
 /// checks; an immutable attribute the body omits keeps its stored value, because omitting it would
 /// otherwise clear (that is, modify) it.
-pub fn prepare_write(
-    schema: &ResourceSchema,
-    body: Value,
-    existing: Option<&Value>,
-) -> ScimResult<Prepared> {
+pub fn prepare_write(schema: &ResourceSchema, body: Value, existing: Option<&Value>) -> ScimResult<Prepared> {
     let Value::Object(body) = body else {
-        return Err(ScimError::invalid_syntax(
-            "the request body must be a JSON object",
-        ));
+        return Err(ScimError::invalid_syntax("the request body must be a JSON object"));
     };
     let mut writer = Writer::default();
     for (key, value) in body {
@@ -50,17 +44,14 @@ pub fn prepare_write(
             Some(Key::Attr(ext, attr)) => writer.write(schema, ext, attr, value)?,
             Some(Key::Core) => {
                 for (name, value) in object_members(&key, value)? {
-                    let attr = schema
-                        .core_attribute(&name)
-                        .ok_or_else(|| unknown_attribute(schema, &name))?;
+                    let attr = schema.core_attribute(&name).ok_or_else(|| unknown_attribute(schema, &name))?;
                     writer.write(schema, None, attr, value)?;
                 }
             }
             Some(Key::Extension(ext)) => {
                 for (name, value) in object_members(&key, value)? {
-                    let attr = ext
-                        .attribute(&name)
-                        .ok_or_else(|| unknown_attribute(schema, &qualified(Some(ext), &name)))?;
+                    let attr =
+                        ext.attribute(&name).ok_or_else(|| unknown_attribute(schema, &qualified(Some(ext), &name)))?;
                     writer.write(schema, Some(ext), attr, value)?;
                 }
             }
@@ -84,11 +75,7 @@ pub fn prepare_write(
     if let Some(existing) = existing {
         check_immutable(schema, &doc, existing)?;
     }
-    Ok(Prepared {
-        doc,
-        password: writer.password,
-        members: writer.members,
-    })
+    Ok(Prepared { doc, password: writer.password, members: writer.members })
 }
 
 /// The `schemas` of a rendered resource: the core URN, then each extension present in `doc`, in
@@ -96,13 +83,7 @@ pub fn prepare_write(
 pub fn document_schemas(schema: &ResourceSchema, doc: &Value) -> Vec<String> {
     let present = |ext: &&SchemaDef| doc.get(&ext.id).is_some_and(|v| !v.is_null());
     std::iter::once(schema.core.id.clone())
-        .chain(
-            schema
-                .extensions
-                .iter()
-                .filter(present)
-                .map(|e| e.id.clone()),
-        )
+        .chain(schema.extensions.iter().filter(present).map(|e| e.id.clone()))
         .collect()
 }
 
@@ -178,9 +159,7 @@ pub(crate) fn resolve_key<'a>(schema: &'a ResourceSchema, key: &str) -> Option<K
     }
     let (urn, name) = split_urn(key)?;
     if urn.eq_ignore_ascii_case(&schema.core.id) {
-        return schema
-            .core_attribute(name)
-            .map(|attr| Key::Attr(None, attr));
+        return schema.core_attribute(name).map(|attr| Key::Attr(None, attr));
     }
     let ext = schema.extension(urn)?;
     ext.attribute(name).map(|attr| Key::Attr(Some(ext), attr))
@@ -188,9 +167,7 @@ pub(crate) fn resolve_key<'a>(schema: &'a ResourceSchema, key: &str) -> Option<K
 
 /// `urn:…:name` where `urn:…` is the core schema or one of the extensions.
 fn names_known_schema(schema: &ResourceSchema, key: &str) -> bool {
-    split_urn(key).is_some_and(|(urn, _)| {
-        urn.eq_ignore_ascii_case(&schema.core.id) || schema.extension(urn).is_some()
-    })
+    split_urn(key).is_some_and(|(urn, _)| urn.eq_ignore_ascii_case(&schema.core.id) || schema.extension(urn).is_some())
 }
 
 pub(crate) fn is_urn(s: &str) -> bool {
@@ -199,11 +176,7 @@ pub(crate) fn is_urn(s: &str) -> bool {
 
 /// `urn:…:name` → (`urn:…`, `name`).
 pub(crate) fn split_urn(path: &str) -> Option<(&str, &str)> {
-    if is_urn(path) {
-        path.rsplit_once(':')
-    } else {
-        None
-    }
+    if is_urn(path) { path.rsplit_once(':') } else { None }
 }
 
 /// The attribute's name as shown in error details: URN-qualified for extensions.
@@ -215,10 +188,7 @@ pub(crate) fn qualified(ext: Option<&SchemaDef>, name: &str) -> String {
 }
 
 pub(crate) fn unknown_attribute(schema: &ResourceSchema, path: &str) -> ScimError {
-    ScimError::invalid_syntax(format!(
-        "unknown attribute \"{path}\" for resource type {}",
-        schema.kind.name()
-    ))
+    ScimError::invalid_syntax(format!("unknown attribute \"{path}\" for resource type {}", schema.kind.name()))
 }
 
 fn duplicate(path: &str) -> ScimError {
@@ -229,11 +199,7 @@ pub(crate) fn is_password(ext: Option<&SchemaDef>, attr: &AttributeDef) -> bool 
     ext.is_none() && attr.mutability == Mutability::WriteOnly && attr.name == "password"
 }
 
-pub(crate) fn is_members(
-    schema: &ResourceSchema,
-    ext: Option<&SchemaDef>,
-    attr: &AttributeDef,
-) -> bool {
+pub(crate) fn is_members(schema: &ResourceSchema, ext: Option<&SchemaDef>, attr: &AttributeDef) -> bool {
     schema.kind == ResourceKind::Group && ext.is_none() && attr.name == "members"
 }
 
@@ -248,9 +214,7 @@ pub(crate) fn password_value(value: Value) -> ScimResult<Option<String>> {
 fn check_schemas(value: &Value) -> ScimResult<()> {
     match value {
         Value::Array(items) if items.iter().all(Value::is_string) => Ok(()),
-        _ => Err(ScimError::invalid_syntax(
-            "\"schemas\" must be an array of strings",
-        )),
+        _ => Err(ScimError::invalid_syntax("\"schemas\" must be an array of strings")),
     }
 }
 
@@ -269,9 +233,7 @@ pub(crate) fn container_mut<'m>(
     ext: Option<&SchemaDef>,
 ) -> &'m mut Map<String, Value> {
     let Some(ext) = ext else { return doc };
-    let slot = doc
-        .entry(ext.id.clone())
-        .or_insert_with(|| Value::Object(Map::new()));
+    let slot = doc.entry(ext.id.clone()).or_insert_with(|| Value::Object(Map::new()));
     if !slot.is_object() {
         *slot = Value::Object(Map::new());
     }
@@ -305,11 +267,7 @@ pub(crate) fn is_empty(value: &Value) -> bool {
 }
 
 /// Validates and coerces a whole attribute value (an array if multi-valued). `Ok(None)`: unassigned.
-pub(crate) fn coerce_attr(
-    attr: &AttributeDef,
-    path: &str,
-    value: Value,
-) -> ScimResult<Option<Value>> {
+pub(crate) fn coerce_attr(attr: &AttributeDef, path: &str, value: Value) -> ScimResult<Option<Value>> {
     if !attr.multi_valued {
         return coerce_element(attr, path, value);
     }
@@ -317,11 +275,7 @@ pub(crate) fn coerce_attr(
         Value::Null => return Ok(None),
         Value::Array(items) => items,
         other => {
-            return Err(wrong_type(
-                path,
-                "an array (the attribute is multi-valued)",
-                &other,
-            ));
+            return Err(wrong_type(path, "an array (the attribute is multi-valued)", &other));
         }
     };
     let mut out = Vec::with_capacity(items.len());
@@ -333,45 +287,27 @@ pub(crate) fn coerce_attr(
 }
 
 /// Validates and coerces one value of an attribute (one element if multi-valued).
-pub(crate) fn coerce_element(
-    attr: &AttributeDef,
-    path: &str,
-    value: Value,
-) -> ScimResult<Option<Value>> {
+pub(crate) fn coerce_element(attr: &AttributeDef, path: &str, value: Value) -> ScimResult<Option<Value>> {
     let coerced = match (attr.kind, value) {
         (_, Value::Null) => return Ok(None),
         (AttrType::Complex, Value::Object(map)) => return coerce_complex(attr, path, map),
         (AttrType::String | AttrType::Reference | AttrType::Binary, v @ Value::String(_)) => v,
         (AttrType::Boolean, v @ Value::Bool(_)) => v,
-        (AttrType::Boolean, Value::String(s)) if s.eq_ignore_ascii_case("true") => {
-            Value::Bool(true)
-        }
-        (AttrType::Boolean, Value::String(s)) if s.eq_ignore_ascii_case("false") => {
-            Value::Bool(false)
-        }
+        (AttrType::Boolean, Value::String(s)) if s.eq_ignore_ascii_case("true") => Value::Bool(true),
+        (AttrType::Boolean, Value::String(s)) if s.eq_ignore_ascii_case("false") => Value::Bool(false),
         (AttrType::Integer, Value::Number(n)) if n.is_i64() || n.is_u64() => Value::Number(n),
         (AttrType::Decimal, v @ Value::Number(_)) => v,
-        (AttrType::DateTime, Value::String(s))
-            if chrono::DateTime::parse_from_rfc3339(&s).is_ok() =>
-        {
-            Value::String(s)
-        }
+        (AttrType::DateTime, Value::String(s)) if chrono::DateTime::parse_from_rfc3339(&s).is_ok() => Value::String(s),
         (kind, other) => return Err(wrong_type(path, expected(kind), &other)),
     };
     Ok(Some(coerced))
 }
 
-fn coerce_complex(
-    attr: &AttributeDef,
-    path: &str,
-    map: Map<String, Value>,
-) -> ScimResult<Option<Value>> {
+fn coerce_complex(attr: &AttributeDef, path: &str, map: Map<String, Value>) -> ScimResult<Option<Value>> {
     let mut out = Map::new();
     for (key, value) in map {
         let Some(sub) = attr.sub_attribute(&key) else {
-            return Err(ScimError::invalid_syntax(format!(
-                "unknown sub-attribute \"{path}.{key}\""
-            )));
+            return Err(ScimError::invalid_syntax(format!("unknown sub-attribute \"{path}.{key}\"")));
         };
         if sub.mutability == Mutability::ReadOnly {
             continue;
@@ -416,9 +352,7 @@ fn wrong_type(path: &str, expected: &str, got: &Value) -> ScimError {
         Value::String(s) => format!("the string {}", Value::String(s.clone())),
         other => json_type(other).to_owned(),
     };
-    ScimError::invalid_value(format!(
-        "attribute \"{path}\" must be {expected}, got {got}"
-    ))
+    ScimError::invalid_value(format!("attribute \"{path}\" must be {expected}, got {got}"))
 }
 
 pub(crate) fn is_primary(value: &Value) -> bool {
@@ -428,9 +362,7 @@ pub(crate) fn is_primary(value: &Value) -> bool {
 /// RFC 7643 §2.4: the primary attribute value "true" MUST appear no more than once.
 pub(crate) fn check_primary(attr: &AttributeDef, path: &str, items: &[Value]) -> ScimResult<()> {
     if attr.kind == AttrType::Complex && items.iter().filter(|v| is_primary(v)).count() > 1 {
-        return Err(ScimError::invalid_value(format!(
-            "at most one value of \"{path}\" may have \"primary\": true"
-        )));
+        return Err(ScimError::invalid_value(format!("at most one value of \"{path}\" may have \"primary\": true")));
     }
     Ok(())
 }
@@ -441,18 +373,10 @@ pub(crate) fn parse_members(value: Value) -> ScimResult<Vec<MemberRef>> {
         Value::Null => return Ok(Vec::new()),
         Value::Array(items) => items,
         other => {
-            return Err(wrong_type(
-                "members",
-                "an array (the attribute is multi-valued)",
-                &other,
-            ));
+            return Err(wrong_type("members", "an array (the attribute is multi-valued)", &other));
         }
     };
-    items
-        .into_iter()
-        .filter(|v| !v.is_null())
-        .map(parse_member)
-        .collect()
+    items.into_iter().filter(|v| !v.is_null()).map(parse_member).collect()
 }
 
 fn parse_member(item: Value) -> ScimResult<MemberRef> {
@@ -470,15 +394,11 @@ fn parse_member(item: Value) -> ScimResult<MemberRef> {
             "type" => kind = member_type(v)?,
             "$ref" | "display" => {}
             _ => {
-                return Err(ScimError::invalid_syntax(format!(
-                    "unknown sub-attribute \"members.{key}\""
-                )));
+                return Err(ScimError::invalid_syntax(format!("unknown sub-attribute \"members.{key}\"")));
             }
         }
     }
-    let value = value.ok_or_else(|| {
-        ScimError::invalid_value("every element of \"members\" needs a \"value\"")
-    })?;
+    let value = value.ok_or_else(|| ScimError::invalid_value("every element of \"members\" needs a \"value\""))?;
     Ok(MemberRef { value, kind })
 }
 
@@ -492,28 +412,15 @@ fn member_type(value: Value) -> ScimResult<Option<MemberType>> {
 }
 
 /// Every attribute set of a resource type with the schema it belongs to (`None`: top level).
-fn attribute_sets(
-    schema: &ResourceSchema,
-) -> impl Iterator<Item = (Option<&SchemaDef>, &[AttributeDef])> {
-    [
-        (None, schema.common.as_slice()),
-        (None, schema.core.attributes.as_slice()),
-    ]
-    .into_iter()
-    .chain(
-        schema
-            .extensions
-            .iter()
-            .map(|ext| (Some(ext), ext.attributes.as_slice())),
-    )
+fn attribute_sets(schema: &ResourceSchema) -> impl Iterator<Item = (Option<&SchemaDef>, &[AttributeDef])> {
+    [(None, schema.common.as_slice()), (None, schema.core.attributes.as_slice())]
+        .into_iter()
+        .chain(schema.extensions.iter().map(|ext| (Some(ext), ext.attributes.as_slice())))
 }
 
 /// Whether an attribute's value lives in the stored document.
 fn is_stored(schema: &ResourceSchema, ext: Option<&SchemaDef>, attr: &AttributeDef) -> bool {
-    !matches!(
-        attr.mutability,
-        Mutability::ReadOnly | Mutability::WriteOnly
-    ) && !is_members(schema, ext, attr)
+    !matches!(attr.mutability, Mutability::ReadOnly | Mutability::WriteOnly) && !is_members(schema, ext, attr)
 }
 
 /// Required attributes of the core schema, and of each extension present in `doc`, must have a
@@ -523,10 +430,7 @@ pub(crate) fn check_required(schema: &ResourceSchema, doc: &Value) -> ScimResult
         let Some(map) = container(doc, ext) else {
             continue;
         };
-        for attr in attrs
-            .iter()
-            .filter(|a| a.required && is_stored(schema, ext, a))
-        {
+        for attr in attrs.iter().filter(|a| a.required && is_stored(schema, ext, a)) {
             let missing = match map.get(&attr.name) {
                 None => true,
                 Some(Value::String(s)) => s.trim().is_empty(),
@@ -534,9 +438,7 @@ pub(crate) fn check_required(schema: &ResourceSchema, doc: &Value) -> ScimResult
             };
             if missing {
                 let path = qualified(ext, &attr.name);
-                return Err(ScimError::invalid_value(format!(
-                    "required attribute \"{path}\" is missing or empty"
-                )));
+                return Err(ScimError::invalid_value(format!("required attribute \"{path}\" is missing or empty")));
             }
         }
     }
@@ -546,9 +448,7 @@ pub(crate) fn check_required(schema: &ResourceSchema, doc: &Value) -> ScimResult
 /// Values equal for the attribute: strings compare case-insensitively unless `caseExact`.
 pub(crate) fn same_value(attr: &AttributeDef, a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::String(a), Value::String(b)) if !attr.case_exact => {
-            a.to_lowercase() == b.to_lowercase()
-        }
+        (Value::String(a), Value::String(b)) if !attr.case_exact => a.to_lowercase() == b.to_lowercase(),
         _ => a == b,
     }
 }
@@ -570,29 +470,20 @@ pub(crate) fn check_immutable(schema: &ResourceSchema, new: &Value, old: &Value)
                 if let Some(old_v) = old_v
                     && !new_v.is_some_and(|new_v| same_value(attr, old_v, new_v))
                 {
-                    return Err(ScimError::mutability(format!(
-                        "attribute \"{path}\" is immutable"
-                    )));
+                    return Err(ScimError::mutability(format!("attribute \"{path}\" is immutable")));
                 }
                 continue;
             }
             if attr.kind != AttrType::Complex || attr.multi_valued {
                 continue;
             }
-            for sub in attr
-                .sub_attributes
-                .iter()
-                .filter(|s| s.mutability == Mutability::Immutable)
-            {
+            for sub in attr.sub_attributes.iter().filter(|s| s.mutability == Mutability::Immutable) {
                 let old_s = assigned(old_v.and_then(Value::as_object), &sub.name);
                 let new_s = assigned(new_v.and_then(Value::as_object), &sub.name);
                 if let Some(old_s) = old_s
                     && !new_s.is_some_and(|new_s| same_value(sub, old_s, new_s))
                 {
-                    return Err(ScimError::mutability(format!(
-                        "attribute \"{path}.{}\" is immutable",
-                        sub.name
-                    )));
+                    return Err(ScimError::mutability(format!("attribute \"{path}.{}\" is immutable", sub.name)));
                 }
             }
         }
@@ -618,17 +509,11 @@ fn carry_over_immutable(schema: &ResourceSchema, doc: &mut Map<String, Value>, e
             if attr.kind != AttrType::Complex || attr.multi_valued {
                 continue;
             }
-            for sub in attr
-                .sub_attributes
-                .iter()
-                .filter(|s| s.mutability == Mutability::Immutable)
-            {
+            for sub in attr.sub_attributes.iter().filter(|s| s.mutability == Mutability::Immutable) {
                 let Some(old_s) = old_v.get(&sub.name).filter(|v| !is_empty(v)) else {
                     continue;
                 };
-                let slot = target
-                    .entry(attr.name.clone())
-                    .or_insert_with(|| Value::Object(Map::new()));
+                let slot = target.entry(attr.name.clone()).or_insert_with(|| Value::Object(Map::new()));
                 if let Value::Object(obj) = slot
                     && assigned(Some(obj), &sub.name).is_none()
                 {
@@ -677,9 +562,7 @@ mod tests {
                 {"name": "tags", "type": "string", "multiValued": true}
             ]
         });
-        registry
-            .add_extension(ResourceKind::User, &ext.to_string())
-            .expect("test extension is valid");
+        registry.add_extension(ResourceKind::User, &ext.to_string()).expect("test extension is valid");
         registry.user
     }
 
@@ -694,42 +577,25 @@ mod tests {
     fn assert_err(e: &ScimError, scim_type: ScimType, needle: &str) {
         assert_eq!(e.status, 400, "{e}");
         assert_eq!(e.scim_type, Some(scim_type), "{e}");
-        assert!(
-            e.detail.contains(needle),
-            "detail should name {needle:?}: {e}"
-        );
+        assert!(e.detail.contains(needle), "detail should name {needle:?}: {e}");
     }
 
     #[test]
     fn body_must_be_a_json_object() {
-        assert_err(
-            &err(&user(), json!(["userName"])),
-            ScimType::InvalidSyntax,
-            "object",
-        );
+        assert_err(&err(&user(), json!(["userName"])), ScimType::InvalidSyntax, "object");
         assert_err(&err(&user(), json!("x")), ScimType::InvalidSyntax, "object");
     }
 
     #[test]
     fn keys_resolve_case_insensitively_to_canonical_names() {
-        let p = ok(
-            &user(),
-            json!({"UserName": "a", "NAME": {"GivenName": "B"}, "Emails": [{"VALUE": "a@x"}]}),
-        );
-        assert_eq!(
-            p.doc,
-            json!({"userName": "a", "name": {"givenName": "B"}, "emails": [{"value": "a@x"}]})
-        );
+        let p = ok(&user(), json!({"UserName": "a", "NAME": {"GivenName": "B"}, "Emails": [{"VALUE": "a@x"}]}));
+        assert_eq!(p.doc, json!({"userName": "a", "name": {"givenName": "B"}, "emails": [{"value": "a@x"}]}));
     }
 
     #[test]
     fn extension_urn_keys_resolve_case_insensitively_and_are_stored_canonically() {
-        let body =
-            json!({"userName": "a", ENTERPRISE_USER.to_uppercase(): {"EmployeeNumber": "7"}});
-        assert_eq!(
-            ok(&user(), body).doc,
-            json!({"userName": "a", ENTERPRISE_USER: {"employeeNumber": "7"}})
-        );
+        let body = json!({"userName": "a", ENTERPRISE_USER.to_uppercase(): {"EmployeeNumber": "7"}});
+        assert_eq!(ok(&user(), body).doc, json!({"userName": "a", ENTERPRISE_USER: {"employeeNumber": "7"}}));
     }
 
     #[test]
@@ -738,10 +604,7 @@ mod tests {
             "urn:ietf:params:scim:schemas:core:2.0:User:userName": "a",
             format!("{ENTERPRISE_USER}:department"): "R&D",
         });
-        assert_eq!(
-            ok(&user(), body).doc,
-            json!({"userName": "a", ENTERPRISE_USER: {"department": "R&D"}})
-        );
+        assert_eq!(ok(&user(), body).doc, json!({"userName": "a", ENTERPRISE_USER: {"department": "R&D"}}));
     }
 
     #[test]
@@ -752,16 +615,8 @@ mod tests {
 
     #[test]
     fn schemas_must_be_an_array_of_strings() {
-        assert_err(
-            &err(&user(), json!({"schemas": "x", "userName": "a"})),
-            ScimType::InvalidSyntax,
-            "schemas",
-        );
-        assert_err(
-            &err(&user(), json!({"schemas": [1], "userName": "a"})),
-            ScimType::InvalidSyntax,
-            "schemas",
-        );
+        assert_err(&err(&user(), json!({"schemas": "x", "userName": "a"})), ScimType::InvalidSyntax, "schemas");
+        assert_err(&err(&user(), json!({"schemas": [1], "userName": "a"})), ScimType::InvalidSyntax, "schemas");
     }
 
     #[test]
@@ -782,21 +637,13 @@ mod tests {
     #[test]
     fn unknown_urn_key_with_attributes_is_invalid_syntax_naming_it() {
         let body = json!({"userName": "a", "urn:example:unknown:1.0:User": {"x": 1}});
-        assert_err(
-            &err(&user(), body),
-            ScimType::InvalidSyntax,
-            "urn:example:unknown:1.0:User",
-        );
+        assert_err(&err(&user(), body), ScimType::InvalidSyntax, "urn:example:unknown:1.0:User");
     }
 
     #[test]
     fn unknown_attribute_is_invalid_syntax_naming_it() {
         let e = err(&user(), json!({"userName": "a", "fooBar": 1}));
-        assert_err(
-            &e,
-            ScimType::InvalidSyntax,
-            "unknown attribute \"fooBar\" for resource type User",
-        );
+        assert_err(&e, ScimType::InvalidSyntax, "unknown attribute \"fooBar\" for resource type User");
         // Extension attributes are not accepted at top level.
         assert_err(
             &err(&user(), json!({"userName": "a", "employeeNumber": "1"})),
@@ -809,21 +656,13 @@ mod tests {
     fn unknown_urn_qualified_attribute_of_a_known_schema_is_named_as_an_attribute() {
         let key = format!("{ENTERPRISE_USER}:shoeSize");
         let e = err(&user(), json!({"userName": "a", key.clone(): "9"}));
-        assert_err(
-            &e,
-            ScimType::InvalidSyntax,
-            &format!("unknown attribute \"{key}\""),
-        );
+        assert_err(&e, ScimType::InvalidSyntax, &format!("unknown attribute \"{key}\""));
     }
 
     #[test]
     fn unknown_extension_attribute_is_invalid_syntax_naming_it() {
         let body = json!({"userName": "a", ENTERPRISE_USER: {"shoeSize": "9"}});
-        assert_err(
-            &err(&user(), body),
-            ScimType::InvalidSyntax,
-            &format!("{ENTERPRISE_USER}:shoeSize"),
-        );
+        assert_err(&err(&user(), body), ScimType::InvalidSyntax, &format!("{ENTERPRISE_USER}:shoeSize"));
     }
 
     #[test]
@@ -836,11 +675,7 @@ mod tests {
 
     #[test]
     fn duplicate_keys_differing_in_case_are_invalid_syntax() {
-        assert_err(
-            &err(&user(), json!({"userName": "a", "USERNAME": "b"})),
-            ScimType::InvalidSyntax,
-            "userName",
-        );
+        assert_err(&err(&user(), json!({"userName": "a", "USERNAME": "b"})), ScimType::InvalidSyntax, "userName");
     }
 
     #[test]
@@ -849,39 +684,23 @@ mod tests {
         assert_err(&e, ScimType::InvalidValue, "\"userName\" must be a string");
         let e = err(&user(), json!({"userName": "a", "profileUrl": true}));
         assert_err(&e, ScimType::InvalidValue, "profileUrl");
-        let e = err(
-            &user(),
-            json!({"userName": "a", "x509Certificates": [{"value": 1}]}),
-        );
+        let e = err(&user(), json!({"userName": "a", "x509Certificates": [{"value": 1}]}));
         assert_err(&e, ScimType::InvalidValue, "x509Certificates.value");
     }
 
     #[test]
     fn booleans_accept_true_false_strings_in_any_case() {
-        let p = ok(
-            &user(),
-            json!({"userName": "a", "active": "True", "emails": [{"value": "a@x", "primary": "FALSE"}]}),
-        );
+        let p =
+            ok(&user(), json!({"userName": "a", "active": "True", "emails": [{"value": "a@x", "primary": "FALSE"}]}));
         assert_eq!(p.doc["active"], json!(true));
         assert_eq!(p.doc["emails"][0]["primary"], json!(false));
-        assert_eq!(
-            ok(&user(), json!({"userName": "a", "active": false})).doc["active"],
-            json!(false)
-        );
+        assert_eq!(ok(&user(), json!({"userName": "a", "active": false})).doc["active"], json!(false));
     }
 
     #[test]
     fn booleans_reject_other_values() {
-        assert_err(
-            &err(&user(), json!({"userName": "a", "active": "yes"})),
-            ScimType::InvalidValue,
-            "active",
-        );
-        assert_err(
-            &err(&user(), json!({"userName": "a", "active": 1})),
-            ScimType::InvalidValue,
-            "boolean",
-        );
+        assert_err(&err(&user(), json!({"userName": "a", "active": "yes"})), ScimType::InvalidValue, "active");
+        assert_err(&err(&user(), json!({"userName": "a", "active": 1})), ScimType::InvalidValue, "boolean");
     }
 
     #[test]
@@ -889,38 +708,20 @@ mod tests {
         let schema = custom_user();
         let ok_body = json!({"userName": "a", TEST_EXT: {"code": "c", "level": 3}});
         assert_eq!(ok(&schema, ok_body).doc[TEST_EXT]["level"], json!(3));
-        let e = err(
-            &schema,
-            json!({"userName": "a", TEST_EXT: {"code": "c", "level": 3.5}}),
-        );
-        assert_err(
-            &e,
-            ScimType::InvalidValue,
-            &format!("{TEST_EXT}:level\" must be an integer"),
-        );
-        assert_err(
-            &err(&schema, json!({"userName": "a", TEST_EXT: {"level": "3"}})),
-            ScimType::InvalidValue,
-            "level",
-        );
+        let e = err(&schema, json!({"userName": "a", TEST_EXT: {"code": "c", "level": 3.5}}));
+        assert_err(&e, ScimType::InvalidValue, &format!("{TEST_EXT}:level\" must be an integer"));
+        assert_err(&err(&schema, json!({"userName": "a", TEST_EXT: {"level": "3"}})), ScimType::InvalidValue, "level");
     }
 
     #[test]
     fn decimal_accepts_any_number() {
         let schema = custom_user();
         for n in [json!(3), json!(2.5), json!(-1)] {
-            let doc = ok(
-                &schema,
-                json!({"userName": "a", TEST_EXT: {"code": "c", "ratio": n.clone()}}),
-            )
-            .doc;
+            let doc = ok(&schema, json!({"userName": "a", TEST_EXT: {"code": "c", "ratio": n.clone()}})).doc;
             assert_eq!(doc[TEST_EXT]["ratio"], n);
         }
         assert_err(
-            &err(
-                &schema,
-                json!({"userName": "a", TEST_EXT: {"ratio": "2.5"}}),
-            ),
+            &err(&schema, json!({"userName": "a", TEST_EXT: {"ratio": "2.5"}})),
             ScimType::InvalidValue,
             "ratio",
         );
@@ -930,16 +731,9 @@ mod tests {
     fn date_time_must_be_rfc3339_and_is_kept_as_sent() {
         let schema = custom_user();
         let since = "2024-02-29T10:00:00.5+02:00";
-        let doc = ok(
-            &schema,
-            json!({"userName": "a", TEST_EXT: {"code": "c", "since": since}}),
-        )
-        .doc;
+        let doc = ok(&schema, json!({"userName": "a", TEST_EXT: {"code": "c", "since": since}})).doc;
         assert_eq!(doc[TEST_EXT]["since"], json!(since));
-        let e = err(
-            &schema,
-            json!({"userName": "a", TEST_EXT: {"code": "c", "since": "2024-02-30"}}),
-        );
+        let e = err(&schema, json!({"userName": "a", TEST_EXT: {"code": "c", "since": "2024-02-30"}}));
         assert_err(&e, ScimType::InvalidValue, "dateTime");
     }
 
@@ -956,10 +750,7 @@ mod tests {
 
     #[test]
     fn multi_valued_needs_an_array() {
-        let e = err(
-            &user(),
-            json!({"userName": "a", "emails": {"value": "a@x"}}),
-        );
+        let e = err(&user(), json!({"userName": "a", "emails": {"value": "a@x"}}));
         assert_err(&e, ScimType::InvalidValue, "\"emails\" must be an array");
     }
 
@@ -989,27 +780,16 @@ mod tests {
             SCIMD_USER: {"status": "locked", "note": "n"},
             ENTERPRISE_USER: {"manager": {"value": "m", "displayName": "Boss"}},
         });
-        let expected = json!({"userName": "a", SCIMD_USER: {"note": "n"}, ENTERPRISE_USER: {"manager": {"value": "m"}}});
+        let expected =
+            json!({"userName": "a", SCIMD_USER: {"note": "n"}, ENTERPRISE_USER: {"manager": {"value": "m"}}});
         assert_eq!(ok(&user(), body).doc, expected);
-        let p = ok(
-            &group(),
-            json!({"displayName": "g", "members": [{"value": "u", "display": "Bob"}]}),
-        );
-        assert_eq!(
-            p.members,
-            Some(vec![MemberRef {
-                value: "u".into(),
-                kind: None
-            }])
-        );
+        let p = ok(&group(), json!({"displayName": "g", "members": [{"value": "u", "display": "Bob"}]}));
+        assert_eq!(p.members, Some(vec![MemberRef { value: "u".into(), kind: None }]));
     }
 
     #[test]
     fn canonical_values_are_not_enforced() {
-        let p = ok(
-            &user(),
-            json!({"userName": "a", "emails": [{"value": "a@x", "type": "custom"}]}),
-        );
+        let p = ok(&user(), json!({"userName": "a", "emails": [{"value": "a@x", "type": "custom"}]}));
         assert_eq!(p.doc["emails"][0]["type"], json!("custom"));
     }
 
@@ -1017,7 +797,8 @@ mod tests {
     fn at_most_one_primary_per_multi_valued_attribute() {
         let body = json!({"userName": "a", "emails": [{"value": "a@x", "primary": true}, {"value": "b@x", "primary": "true"}]});
         assert_err(&err(&user(), body), ScimType::InvalidValue, "emails");
-        let body = json!({"userName": "a", "emails": [{"value": "a@x", "primary": true}, {"value": "b@x", "primary": false}]});
+        let body =
+            json!({"userName": "a", "emails": [{"value": "a@x", "primary": true}, {"value": "b@x", "primary": false}]});
         ok(&user(), body);
     }
 
@@ -1031,11 +812,7 @@ mod tests {
 
     #[test]
     fn password_must_be_a_string() {
-        assert_err(
-            &err(&user(), json!({"userName": "a", "password": 1234})),
-            ScimType::InvalidValue,
-            "password",
-        );
+        assert_err(&err(&user(), json!({"userName": "a", "password": 1234})), ScimType::InvalidValue, "password");
     }
 
     #[test]
@@ -1048,18 +825,9 @@ mod tests {
         let p = ok(&group(), body);
         assert_eq!(p.doc, json!({"displayName": "g"}));
         let members = vec![
-            MemberRef {
-                value: "u1".into(),
-                kind: Some(MemberType::User),
-            },
-            MemberRef {
-                value: "g1".into(),
-                kind: Some(MemberType::Group),
-            },
-            MemberRef {
-                value: "u2".into(),
-                kind: None,
-            },
+            MemberRef { value: "u1".into(), kind: Some(MemberType::User) },
+            MemberRef { value: "g1".into(), kind: Some(MemberType::Group) },
+            MemberRef { value: "u2".into(), kind: None },
         ];
         assert_eq!(p.members, Some(members));
     }
@@ -1067,71 +835,34 @@ mod tests {
     #[test]
     fn members_absent_is_none_and_null_or_empty_is_cleared() {
         assert_eq!(ok(&group(), json!({"displayName": "g"})).members, None);
-        assert_eq!(
-            ok(&group(), json!({"displayName": "g", "members": []})).members,
-            Some(vec![])
-        );
-        assert_eq!(
-            ok(&group(), json!({"displayName": "g", "members": null})).members,
-            Some(vec![])
-        );
+        assert_eq!(ok(&group(), json!({"displayName": "g", "members": []})).members, Some(vec![]));
+        assert_eq!(ok(&group(), json!({"displayName": "g", "members": null})).members, Some(vec![]));
     }
 
     #[test]
     fn member_type_must_be_user_or_group() {
-        let e = err(
-            &group(),
-            json!({"displayName": "g", "members": [{"value": "x", "type": "Device"}]}),
-        );
+        let e = err(&group(), json!({"displayName": "g", "members": [{"value": "x", "type": "Device"}]}));
         assert_err(&e, ScimType::InvalidValue, "members.type");
     }
 
     #[test]
     fn member_value_is_a_required_string() {
-        let e = err(
-            &group(),
-            json!({"displayName": "g", "members": [{"type": "User"}]}),
-        );
+        let e = err(&group(), json!({"displayName": "g", "members": [{"type": "User"}]}));
         assert_err(&e, ScimType::InvalidValue, "value");
-        let e = err(
-            &group(),
-            json!({"displayName": "g", "members": [{"value": 5}]}),
-        );
+        let e = err(&group(), json!({"displayName": "g", "members": [{"value": 5}]}));
         assert_err(&e, ScimType::InvalidValue, "members.value");
-        let e = err(
-            &group(),
-            json!({"displayName": "g", "members": {"value": "x"}}),
-        );
+        let e = err(&group(), json!({"displayName": "g", "members": {"value": "x"}}));
         assert_err(&e, ScimType::InvalidValue, "members");
-        let e = err(
-            &group(),
-            json!({"displayName": "g", "members": [{"value": "x", "foo": 1}]}),
-        );
+        let e = err(&group(), json!({"displayName": "g", "members": [{"value": "x", "foo": 1}]}));
         assert_err(&e, ScimType::InvalidSyntax, "members.foo");
     }
 
     #[test]
     fn required_attributes_missing_or_empty_are_invalid_value() {
-        assert_err(
-            &err(&user(), json!({"displayName": "a"})),
-            ScimType::InvalidValue,
-            "userName",
-        );
-        assert_err(
-            &err(&user(), json!({"userName": ""})),
-            ScimType::InvalidValue,
-            "userName",
-        );
-        assert_err(
-            &err(&user(), json!({"userName": null})),
-            ScimType::InvalidValue,
-            "userName",
-        );
-        assert_err(
-            &err(&group(), json!({"members": []})),
-            ScimType::InvalidValue,
-            "displayName",
-        );
+        assert_err(&err(&user(), json!({"displayName": "a"})), ScimType::InvalidValue, "userName");
+        assert_err(&err(&user(), json!({"userName": ""})), ScimType::InvalidValue, "userName");
+        assert_err(&err(&user(), json!({"userName": null})), ScimType::InvalidValue, "userName");
+        assert_err(&err(&group(), json!({"members": []})), ScimType::InvalidValue, "displayName");
     }
 
     #[test]
@@ -1150,38 +881,22 @@ mod tests {
     fn immutable_attribute_cannot_change_on_replace() {
         let schema = custom_user();
         let existing = json!({"userName": "a", TEST_EXT: {"code": "c", "badge": "b1"}});
-        let e = put(
-            &schema,
-            json!({"userName": "a", TEST_EXT: {"code": "c", "badge": "b2"}}),
-            &existing,
-        )
-        .expect_err("badge is immutable");
+        let e = put(&schema, json!({"userName": "a", TEST_EXT: {"code": "c", "badge": "b2"}}), &existing)
+            .expect_err("badge is immutable");
         assert_err(&e, ScimType::Mutability, &format!("{TEST_EXT}:badge"));
-        let same = put(
-            &schema,
-            json!({"userName": "a", TEST_EXT: {"code": "c", "badge": "b1"}}),
-            &existing,
-        );
+        let same = put(&schema, json!({"userName": "a", TEST_EXT: {"code": "c", "badge": "b1"}}), &existing);
         assert_eq!(same.expect("unchanged value is fine").doc, existing);
     }
 
     #[test]
     fn immutable_attribute_compares_case_insensitively_unless_case_exact() {
         let schema = custom_user();
-        let existing =
-            json!({"userName": "a", TEST_EXT: {"code": "c", "badge": "abc", "serial": "abc"}});
-        put(
-            &schema,
-            json!({"userName": "a", TEST_EXT: {"code": "c", "badge": "ABC", "serial": "abc"}}),
-            &existing,
-        )
-        .expect("badge is not caseExact");
-        let e = put(
-            &schema,
-            json!({"userName": "a", TEST_EXT: {"code": "c", "badge": "abc", "serial": "ABC"}}),
-            &existing,
-        )
-        .expect_err("serial is caseExact");
+        let existing = json!({"userName": "a", TEST_EXT: {"code": "c", "badge": "abc", "serial": "abc"}});
+        put(&schema, json!({"userName": "a", TEST_EXT: {"code": "c", "badge": "ABC", "serial": "abc"}}), &existing)
+            .expect("badge is not caseExact");
+        let e =
+            put(&schema, json!({"userName": "a", TEST_EXT: {"code": "c", "badge": "abc", "serial": "ABC"}}), &existing)
+                .expect_err("serial is caseExact");
         assert_err(&e, ScimType::Mutability, "serial");
     }
 
@@ -1189,29 +904,18 @@ mod tests {
     fn immutable_attribute_absent_in_existing_may_be_set() {
         let schema = custom_user();
         let existing = json!({"userName": "a"});
-        let p = put(
-            &schema,
-            json!({"userName": "a", TEST_EXT: {"code": "c", "badge": "b1"}}),
-            &existing,
-        )
-        .expect("first assignment is allowed");
+        let p = put(&schema, json!({"userName": "a", TEST_EXT: {"code": "c", "badge": "b1"}}), &existing)
+            .expect("first assignment is allowed");
         assert_eq!(p.doc[TEST_EXT]["badge"], json!("b1"));
     }
 
     #[test]
     fn immutable_attribute_omitted_on_replace_keeps_its_value() {
         let schema = custom_user();
-        let existing = json!({"userName": "a", TEST_EXT: {"code": "c", "badge": "b1", "card": {"number": "9", "label": "x"}}});
-        let p = put(
-            &schema,
-            json!({"userName": "b", TEST_EXT: {"code": "c"}}),
-            &existing,
-        )
-        .expect("omission keeps");
-        assert_eq!(
-            p.doc,
-            json!({"userName": "b", TEST_EXT: {"code": "c", "badge": "b1", "card": {"number": "9"}}})
-        );
+        let existing =
+            json!({"userName": "a", TEST_EXT: {"code": "c", "badge": "b1", "card": {"number": "9", "label": "x"}}});
+        let p = put(&schema, json!({"userName": "b", TEST_EXT: {"code": "c"}}), &existing).expect("omission keeps");
+        assert_eq!(p.doc, json!({"userName": "b", TEST_EXT: {"code": "c", "badge": "b1", "card": {"number": "9"}}}));
     }
 
     #[test]
@@ -1219,11 +923,7 @@ mod tests {
         let schema = custom_user();
         let existing = json!({"userName": "a", TEST_EXT: {"code": "c", "card": {"number": "9"}}});
         let body = json!({"userName": "a", TEST_EXT: {"code": "c", "card": {"number": "10", "label": "x"}}});
-        assert_err(
-            &put(&schema, body, &existing).expect_err("immutable"),
-            ScimType::Mutability,
-            "card.number",
-        );
+        assert_err(&put(&schema, body, &existing).expect_err("immutable"), ScimType::Mutability, "card.number");
         let body = json!({"userName": "a", TEST_EXT: {"code": "c", "card": {"number": "9", "label": "x"}}});
         put(&schema, body, &existing).expect("label is readWrite");
     }
@@ -1238,13 +938,7 @@ mod tests {
     fn document_schemas_lists_core_then_present_extensions_in_registry_order() {
         let schema = user();
         let doc = json!({"userName": "a", SCIMD_USER: {"note": "n"}, ENTERPRISE_USER: {"department": "d"}});
-        assert_eq!(
-            document_schemas(&schema, &doc),
-            [schema.core.id.as_str(), ENTERPRISE_USER, SCIMD_USER]
-        );
-        assert_eq!(
-            document_schemas(&schema, &json!({"userName": "a"})),
-            [schema.core.id.as_str()]
-        );
+        assert_eq!(document_schemas(&schema, &doc), [schema.core.id.as_str(), ENTERPRISE_USER, SCIMD_USER]);
+        assert_eq!(document_schemas(&schema, &json!({"userName": "a"})), [schema.core.id.as_str()]);
     }
 }

@@ -204,12 +204,14 @@ impl ResourceSchema {
                     .unwrap_or((None, None)),
             },
         };
-        let attr = attr.ok_or_else(|| format!("unknown attribute \"{path}\" for resource type {}", self.kind.name()))?;
+        let attr =
+            attr.ok_or_else(|| format!("unknown attribute \"{path}\" for resource type {}", self.kind.name()))?;
         let sub = match &path.sub {
             None => None,
-            Some(sub) => Some(attr.sub_attribute(sub).ok_or_else(|| {
-                format!("unknown sub-attribute \"{sub}\" of \"{}\" in \"{path}\"", attr.name)
-            })?),
+            Some(sub) => Some(
+                attr.sub_attribute(sub)
+                    .ok_or_else(|| format!("unknown sub-attribute \"{sub}\" of \"{}\" in \"{path}\"", attr.name))?,
+            ),
         };
         Ok(Resolved { extension, attr, sub })
     }

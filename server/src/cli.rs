@@ -33,7 +33,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server (applies database migrations first).
-    #[command(after_help = "Examples:\n  scimd serve\n  scimd serve --listen 0.0.0.0:8080\n  SCIMD_LOG__FORMAT=json scimd serve")]
+    #[command(
+        after_help = "Examples:\n  scimd serve\n  scimd serve --listen 0.0.0.0:8080\n  SCIMD_LOG__FORMAT=json scimd serve"
+    )]
     Serve {
         /// Address to listen on [default: 127.0.0.1:8080, or server.listen in scimd.toml].
         #[arg(long, value_name = "ADDR")]
@@ -62,7 +64,9 @@ pub enum TenantCommand {
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
     /// Create an API token; it is printed once, alone on the last line, and only its hash is kept.
-    #[command(after_help = "Examples:\n  scimd token create --tenant acme --role scim --client okta\n  scimd token create --tenant acme --role admin\n  TOKEN=$(scimd token create --tenant acme --role scim --client entra | tail -n1)")]
+    #[command(
+        after_help = "Examples:\n  scimd token create --tenant acme --role scim --client okta\n  scimd token create --tenant acme --role admin\n  TOKEN=$(scimd token create --tenant acme --role scim --client entra | tail -n1)"
+    )]
     Create {
         /// The tenant the token acts in.
         #[arg(long)]
@@ -112,7 +116,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 other => other?,
             };
             let token = store.create_token(&tenant.id, role, client.as_deref()).await?;
-            println!("created {} token {} for tenant {}; store it now, it is not shown again:", role.as_str(), token.id, tenant.name);
+            println!(
+                "created {} token {} for tenant {}; store it now, it is not shown again:",
+                role.as_str(),
+                token.id,
+                tenant.name
+            );
             println!("{}", token.token);
             Ok(())
         }

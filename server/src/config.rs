@@ -109,18 +109,16 @@ struct Defaults {
 fn defaults() -> Defaults {
     Defaults {
         database_url: "sqlite://scimd.db",
-        server: ServerConfig {
-            listen: ([127, 0, 0, 1], 8080).into(),
-            max_body_bytes: 1024 * 1024,
-            public_url: None,
-        },
+        server: ServerConfig { listen: ([127, 0, 0, 1], 8080).into(), max_body_bytes: 1024 * 1024, public_url: None },
         scim: ScimConfig { default_page_size: 100, max_page_size: 1000, extensions: Vec::new() },
         log: LogConfig { format: LogFormat::Text, level: "info".into() },
     }
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("configuration error: {0}\n(settings come from defaults < {1} < SCIMD_* environment variables < command-line flags)")]
+#[error(
+    "configuration error: {0}\n(settings come from defaults < {1} < SCIMD_* environment variables < command-line flags)"
+)]
 pub struct ConfigError(Box<figment::Error>, String);
 
 impl Config {
@@ -139,6 +137,7 @@ impl Config {
 }
 
 #[cfg(test)]
+#[expect(clippy::result_large_err, reason = "figment's Jail closures return figment::Error")]
 mod tests {
     use super::*;
 

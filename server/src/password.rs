@@ -2,8 +2,8 @@
 //! deliberately slow, so it runs off the async threads. Passwords are never logged or returned.
 
 use argon2::password_hash::SaltString;
-use rand::RngCore;
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
+use rand::RngCore;
 use scimd_schemas::ScimError;
 
 pub async fn hash(password: String) -> Result<String, ScimError> {

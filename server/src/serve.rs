@@ -40,7 +40,11 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
 }
 
 /// Serves on an already bound listener until `shutdown` completes, then drains in-flight requests.
-pub async fn serve_on(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn serve_on(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let store = state.store.clone();
     axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await?;
     store.close().await;

@@ -44,8 +44,13 @@ async fn tenant_token_serve_and_graceful_shutdown() {
     let raw = std::fs::read(&db).expect("db file");
     let wal = std::fs::read(dir.path().join("scimd.db-wal")).unwrap_or_default();
     let secret = token.trim_start_matches("scimd_").as_bytes();
-    assert!(!raw.windows(secret.len()).any(|w| w == secret) && !wal.windows(secret.len()).any(|w| w == secret), "the token itself is not stored");
-    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!("sqlite://{}", db.display())).await.expect("open");
+    assert!(
+        !raw.windows(secret.len()).any(|w| w == secret) && !wal.windows(secret.len()).any(|w| w == secret),
+        "the token itself is not stored"
+    );
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .expect("open");
     let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode").fetch_one(&mut conn).await.expect("pragma");
     assert_eq!(mode, "wal");
     drop(conn);
@@ -91,7 +96,8 @@ async fn tenant_token_serve_and_graceful_shutdown() {
 #[test]
 fn every_command_has_help_with_examples() {
     let dir = tempfile::tempdir().expect("temp dir");
-    for args in [&["--help"][..], &["serve", "--help"], &["tenant", "create", "--help"], &["token", "create", "--help"]] {
+    for args in [&["--help"][..], &["serve", "--help"], &["tenant", "create", "--help"], &["token", "create", "--help"]]
+    {
         let output = scimd(dir.path(), args);
         assert!(output.status.success(), "{args:?}");
         assert!(stdout(&output).contains("Example"), "{args:?}: {}", stdout(&output));

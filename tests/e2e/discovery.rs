@@ -43,8 +43,14 @@ async fn schemas_snapshot() {
 #[tokio::test]
 async fn list_and_error_bodies_snapshot() {
     let app = app().await;
-    insta::assert_json_snapshot!("empty_list", app.list("/Users", &[("filter", "userName eq \"none\"")]).await.expect(200).body);
-    insta::assert_json_snapshot!("invalid_filter", app.list("/Users", &[("filter", "userName eq")]).await.expect(400).body);
+    insta::assert_json_snapshot!(
+        "empty_list",
+        app.list("/Users", &[("filter", "userName eq \"none\"")]).await.expect(200).body
+    );
+    insta::assert_json_snapshot!(
+        "invalid_filter",
+        app.list("/Users", &[("filter", "userName eq")]).await.expect(400).body
+    );
     insta::assert_json_snapshot!("not_found", app.get("/Users/missing").await.expect(404).body);
 }
 

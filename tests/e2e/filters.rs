@@ -50,8 +50,30 @@ pub async fn app_with_hr(db: Db) -> Option<(TestApp, Registry, tempfile::TempDir
     Some((app, registry, dir))
 }
 
-const WORDS: &[&str] = &["alpha", "Alpha", "ALPHA", "alphabet", "beta", "Beta", "al", "ph", "a", "zeta", "é", "o'brien", "50%", "under_score", "x\"y"];
-const HIRED: &[&str] = &["2020-01-01T10:00:00Z", "2020-01-01T12:00:00+02:00", "2020-01-01T10:00:00.500Z", "2021-06-30T23:59:59Z", "2019-12-31T23:00:00-01:00"];
+const WORDS: &[&str] = &[
+    "alpha",
+    "Alpha",
+    "ALPHA",
+    "alphabet",
+    "beta",
+    "Beta",
+    "al",
+    "ph",
+    "a",
+    "zeta",
+    "é",
+    "o'brien",
+    "50%",
+    "under_score",
+    "x\"y",
+];
+const HIRED: &[&str] = &[
+    "2020-01-01T10:00:00Z",
+    "2020-01-01T12:00:00+02:00",
+    "2020-01-01T10:00:00.500Z",
+    "2021-06-30T23:59:59Z",
+    "2019-12-31T23:00:00-01:00",
+];
 
 const EMAIL_TYPES: [&str; 3] = ["work", "home", "Work"];
 
@@ -71,7 +93,10 @@ fn random_user(rng: &mut StdRng, i: usize) -> Value {
         ("active", json!(rng.random_bool(0.5))),
         ("name", json!({"familyName": word(rng), "givenName": word(rng)})),
         ("emails", json!(emails)),
-        ("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", json!({"employeeNumber": word(rng), "manager": {"value": word(rng)}})),
+        (
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+            json!({"employeeNumber": word(rng), "manager": {"value": word(rng)}}),
+        ),
     ];
     for (key, value) in candidates {
         if rng.random_bool(0.7) {
@@ -79,12 +104,24 @@ fn random_user(rng: &mut StdRng, i: usize) -> Value {
         }
     }
     let mut hr = serde_json::Map::new();
-    if rng.random_bool(0.7) { hr.insert("level".into(), json!(rng.random_range(0..5))); }
-    if rng.random_bool(0.7) { hr.insert("score".into(), json!([1.5, 2.25, -0.5, 3.0][rng.random_range(0..4)])); }
-    if rng.random_bool(0.7) { hr.insert("hired".into(), json!(HIRED[rng.random_range(0..HIRED.len())])); }
-    if rng.random_bool(0.7) { hr.insert("contractor".into(), json!(rng.random_bool(0.5))); }
-    if rng.random_bool(0.7) { hr.insert("tags".into(), json!((0..rng.random_range(1..3)).map(|_| word(rng)).collect::<Vec<_>>())); }
-    if rng.random_bool(0.7) { hr.insert("badge".into(), json!(word(rng))); }
+    if rng.random_bool(0.7) {
+        hr.insert("level".into(), json!(rng.random_range(0..5)));
+    }
+    if rng.random_bool(0.7) {
+        hr.insert("score".into(), json!([1.5, 2.25, -0.5, 3.0][rng.random_range(0..4)]));
+    }
+    if rng.random_bool(0.7) {
+        hr.insert("hired".into(), json!(HIRED[rng.random_range(0..HIRED.len())]));
+    }
+    if rng.random_bool(0.7) {
+        hr.insert("contractor".into(), json!(rng.random_bool(0.5)));
+    }
+    if rng.random_bool(0.7) {
+        hr.insert("tags".into(), json!((0..rng.random_range(1..3)).map(|_| word(rng)).collect::<Vec<_>>()));
+    }
+    if rng.random_bool(0.7) {
+        hr.insert("badge".into(), json!(word(rng)));
+    }
     if !hr.is_empty() {
         user[HR] = Value::Object(hr);
     }
@@ -142,15 +179,44 @@ fn attr_path(path: &str) -> AttrPath {
 fn string_value() -> impl Strategy<Value = CompValue> {
     prop_oneof![
         proptest::sample::select(WORDS).prop_map(|w| CompValue::Str(w.to_owned())),
-        proptest::sample::select(&["", "A", "alp", "ALP", "ha", "work", "home", "active", "inactive", "direct", "indirect", "Group-0", "team", "-1", ".com"][..])
-            .prop_map(|w| CompValue::Str(w.to_owned())),
+        proptest::sample::select(
+            &[
+                "", "A", "alp", "ALP", "ha", "work", "home", "active", "inactive", "direct", "indirect", "Group-0",
+                "team", "-1", ".com"
+            ][..]
+        )
+        .prop_map(|w| CompValue::Str(w.to_owned())),
     ]
 }
 
 fn leaf(created: Vec<String>) -> impl Strategy<Value = Filter> {
-    let ops = proptest::sample::select(&[CompareOp::Eq, CompareOp::Ne, CompareOp::Co, CompareOp::Sw, CompareOp::Ew, CompareOp::Gt, CompareOp::Ge, CompareOp::Lt, CompareOp::Le][..]);
-    let ordering = proptest::sample::select(&[CompareOp::Eq, CompareOp::Ne, CompareOp::Gt, CompareOp::Ge, CompareOp::Lt, CompareOp::Le][..]);
-    (proptest::sample::select(PATHS), ops, ordering, string_value(), any::<bool>(), -1i64..6, proptest::sample::select(HIRED), proptest::sample::select(created), 0..4u8)
+    let ops = proptest::sample::select(
+        &[
+            CompareOp::Eq,
+            CompareOp::Ne,
+            CompareOp::Co,
+            CompareOp::Sw,
+            CompareOp::Ew,
+            CompareOp::Gt,
+            CompareOp::Ge,
+            CompareOp::Lt,
+            CompareOp::Le,
+        ][..],
+    );
+    let ordering = proptest::sample::select(
+        &[CompareOp::Eq, CompareOp::Ne, CompareOp::Gt, CompareOp::Ge, CompareOp::Lt, CompareOp::Le][..],
+    );
+    (
+        proptest::sample::select(PATHS),
+        ops,
+        ordering,
+        string_value(),
+        any::<bool>(),
+        -1i64..6,
+        proptest::sample::select(HIRED),
+        proptest::sample::select(created),
+        0..4u8,
+    )
         .prop_map(|((path, kind), op, ordering, text, flag, number, hired, created, shape)| {
             let path_ = attr_path(path);
             if shape == 0 {
@@ -162,9 +228,17 @@ fn leaf(created: Vec<String>) -> impl Strategy<Value = Filter> {
             }
             match kind {
                 Kind::Str => Filter::Compare(path_, op, text),
-                Kind::Bool => Filter::Compare(path_, if flag { CompareOp::Eq } else { CompareOp::Ne }, CompValue::Bool(number % 2 == 0)),
+                Kind::Bool => Filter::Compare(
+                    path_,
+                    if flag { CompareOp::Eq } else { CompareOp::Ne },
+                    CompValue::Bool(number % 2 == 0),
+                ),
                 Kind::Number => {
-                    let value = if flag { serde_json::Number::from(number) } else { serde_json::Number::from_f64(number as f64 * 0.75).expect("finite") };
+                    let value = if flag {
+                        serde_json::Number::from(number)
+                    } else {
+                        serde_json::Number::from_f64(number as f64 * 0.75).expect("finite")
+                    };
                     Filter::Compare(path_, ordering, CompValue::Number(value))
                 }
                 Kind::Date if path == "meta.created" => Filter::Compare(path_, ordering, CompValue::Str(created)),
@@ -206,7 +280,12 @@ fn filter_strategy(created: Vec<String>) -> impl Strategy<Value = Filter> {
 }
 
 fn ids(resources: &Value) -> BTreeSet<String> {
-    resources["Resources"].as_array().expect("Resources").iter().map(|r| r["id"].as_str().expect("id").to_owned()).collect()
+    resources["Resources"]
+        .as_array()
+        .expect("Resources")
+        .iter()
+        .map(|r| r["id"].as_str().expect("id").to_owned())
+        .collect()
 }
 
 fn database_matches_the_evaluator(db: Db, cases: u32) {
@@ -224,7 +303,8 @@ fn database_matches_the_evaluator(db: Db, cases: u32) {
         let all = app.list("/Users", &[("count", "1000")]).await.expect(200).body;
         all["Resources"].as_array().expect("Resources").clone()
     });
-    let created: Vec<String> = docs.iter().map(|d| d["meta"]["created"].as_str().expect("created").to_owned()).collect();
+    let created: Vec<String> =
+        docs.iter().map(|d| d["meta"]["created"].as_str().expect("created").to_owned()).collect();
     let schema = registry.of(ResourceKind::User);
     let mut runner = TestRunner::new(ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() });
     runner
@@ -238,7 +318,8 @@ fn database_matches_the_evaluator(db: Db, cases: u32) {
                     Err(e) => Some(Err(e)),
                 })
                 .collect();
-            let reply = runtime.block_on(app.list("/Users", &[("filter", text.as_str()), ("count", "1000"), ("attributes", "id")]));
+            let reply = runtime
+                .block_on(app.list("/Users", &[("filter", text.as_str()), ("count", "1000"), ("attributes", "id")]));
             match expected {
                 Ok(expected) => {
                     prop_assert_eq!(reply.status.as_u16(), 200, "{} → {}", text, reply.body);
@@ -246,7 +327,14 @@ fn database_matches_the_evaluator(db: Db, cases: u32) {
                     prop_assert_eq!(reply.body["totalResults"].as_u64(), Some(ids(&reply.body).len() as u64));
                 }
                 Err(e) => {
-                    prop_assert_eq!(reply.status.as_u16(), 400, "evaluator refused {} ({}), server answered {}", text, e.detail, reply.body);
+                    prop_assert_eq!(
+                        reply.status.as_u16(),
+                        400,
+                        "evaluator refused {} ({}), server answered {}",
+                        text,
+                        e.detail,
+                        reply.body
+                    );
                 }
             }
             Ok(())
@@ -327,10 +415,18 @@ async fn custom_extension_attributes_filter_and_sort_like_core_ones(db: Db) {
         app.user(json!({"userName": name, HR: {"level": level, "badge": name.to_uppercase()}})).await;
     }
     let reply = app
-        .list("/Users", &[("filter", &format!("{HR}:level ge 2")), ("sortBy", &format!("{HR}:level")), ("sortOrder", "descending")])
+        .list(
+            "/Users",
+            &[("filter", &format!("{HR}:level ge 2")), ("sortBy", &format!("{HR}:level")), ("sortOrder", "descending")],
+        )
         .await
         .expect(200);
-    let names: Vec<&str> = reply.body["Resources"].as_array().expect("list").iter().map(|r| r["userName"].as_str().expect("userName")).collect();
+    let names: Vec<&str> = reply.body["Resources"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|r| r["userName"].as_str().expect("userName"))
+        .collect();
     assert_eq!(names, ["high", "mid"]);
     assert_eq!(reply.body["Resources"][0][HR]["badge"], "HIGH");
     let schemas = app.get("/Schemas").await.expect(200).body;

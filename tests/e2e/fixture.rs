@@ -5,10 +5,10 @@
 use std::sync::{Arc, Once, OnceLock};
 
 use reqwest::StatusCode;
-use sqlx::Connection;
 use scimd::config::{Config, DatabaseUrl};
 use scimd::store::{Role, Store};
 use serde_json::Value;
+use sqlx::Connection;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -27,7 +27,9 @@ pub fn postgres_url() -> Option<String> {
     static SKIP_NOTICE: Once = Once::new();
     match std::env::var(POSTGRES_ENV) {
         Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var_os("CI").is_some() => panic!("CI requires {POSTGRES_ENV} (PostgreSQL tests are mandatory there)"),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("CI requires {POSTGRES_ENV} (PostgreSQL tests are mandatory there)")
+        }
         _ => {
             SKIP_NOTICE.call_once(|| {
                 eprintln!("note: PostgreSQL tests skipped: set {POSTGRES_ENV}=postgres://postgres@127.0.0.1:5432/test to run them")
@@ -61,7 +63,9 @@ impl TestDb {
                 sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                     .execute(&mut admin)
                     .await
-                    .unwrap_or_else(|e| panic!("PostgreSQL at {POSTGRES_ENV} is unreachable or refuses CREATE DATABASE: {e}"));
+                    .unwrap_or_else(|e| {
+                        panic!("PostgreSQL at {POSTGRES_ENV} is unreachable or refuses CREATE DATABASE: {e}")
+                    });
                 let base = server.rsplit_once('/').map_or(server.as_str(), |(base, _)| base);
                 Some(TestDb { url: format!("{base}/{name}"), _dir: None, pg: Some((server, name)) })
             }
@@ -77,9 +81,10 @@ impl Drop for TestDb {
                 let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
                 runtime.block_on(async {
                     if let Ok(mut admin) = sqlx::postgres::PgConnection::connect(&server).await {
-                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                            .execute(&mut admin)
-                            .await;
+                        let _ =
+                            sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                                .execute(&mut admin)
+                                .await;
                     }
                 });
             })
@@ -90,7 +95,6 @@ impl Drop for TestDb {
 
 /// A running server with one tenant ("acme") and a scim token for client "okta".
 pub struct TestApp {
-    pub db: Db,
     pub base: String,
     pub client: reqwest::Client,
     pub token: String,
@@ -100,9 +104,11 @@ pub struct TestApp {
     _db: TestDb,
 }
 
+type Configure = Box<dyn FnOnce(&mut Config)>;
+
 pub struct Builder {
     db: Db,
-    configure: Vec<Box<dyn FnOnce(&mut Config)>>,
+    configure: Vec<Configure>,
 }
 
 impl Builder {
@@ -136,7 +142,6 @@ impl Builder {
             .expect("server runs");
         });
         Some(TestApp {
-            db: self.db,
             base,
             client: reqwest::Client::new(),
             token,

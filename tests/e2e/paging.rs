@@ -5,7 +5,12 @@ use serde_json::{Value, json};
 use crate::both_databases;
 
 fn user_names(reply: &Value) -> Vec<String> {
-    reply["Resources"].as_array().expect("Resources").iter().map(|r| r["userName"].as_str().unwrap_or("").to_owned()).collect()
+    reply["Resources"]
+        .as_array()
+        .expect("Resources")
+        .iter()
+        .map(|r| r["userName"].as_str().unwrap_or("").to_owned())
+        .collect()
 }
 
 both_databases! {

@@ -84,7 +84,11 @@ pub enum Filter {
     /// `emails[type eq "work"].value eq "x"`), in which case the inner filter and the trailing test must
     /// hold for the same element. Paths inside `filter` are relative to the element (`type`, not
     /// `emails.type`).
-    ValuePath { attr: AttrPath, filter: Box<Filter>, then: Option<Box<Filter>> },
+    ValuePath {
+        attr: AttrPath,
+        filter: Box<Filter>,
+        then: Option<Box<Filter>>,
+    },
     /// At least two operands (scim_v2 keeps chains flat, so a 100-term `or` is not 100 levels deep).
     And(Vec<Filter>),
     Or(Vec<Filter>),

@@ -28,10 +28,7 @@ pub fn matches(filter: &Filter, resource: &ResourceSchema, doc: &Value) -> Resul
 }
 
 /// Checks `filter` against the schema once, to test many documents.
-pub fn compile<'a>(
-    filter: &Filter,
-    resource: &'a ResourceSchema,
-) -> Result<Matcher<'a>, ScimError> {
+pub fn compile<'a>(filter: &Filter, resource: &'a ResourceSchema) -> Result<Matcher<'a>, ScimError> {
     compile::filter(filter, &compile::Scope::Resource(resource)).map(Matcher)
 }
 
@@ -95,13 +92,10 @@ impl Node<'_> {
         match self {
             Node::Present(target) => target.values(doc).iter().any(|v| is_present(v)),
             Node::Compare(target, test) => target.values(doc).iter().any(|v| test.holds(v)),
-            Node::ValuePath {
-                target,
-                filter,
-                then,
-            } => target.values(doc).iter().any(|element| {
-                filter.eval(element) && then.as_ref().is_none_or(|t| t.eval(element))
-            }),
+            Node::ValuePath { target, filter, then } => target
+                .values(doc)
+                .iter()
+                .any(|element| filter.eval(element) && then.as_ref().is_none_or(|t| t.eval(element))),
             Node::And(items) => items.iter().all(|n| n.eval(doc)),
             Node::Or(items) => items.iter().any(|n| n.eval(doc)),
             Node::Not(inner) => !inner.eval(doc),
@@ -151,15 +145,9 @@ impl Test {
     fn holds(&self, actual: &Value) -> bool {
         match self {
             Test::Str { op, value, fold } => actual.as_str().is_some_and(|s| {
-                if *fold {
-                    compare_str(*op, &s.to_lowercase(), value)
-                } else {
-                    compare_str(*op, s, value)
-                }
+                if *fold { compare_str(*op, &s.to_lowercase(), value) } else { compare_str(*op, s, value) }
             }),
-            Test::Num { op, value } => actual
-                .as_f64()
-                .is_some_and(|n| compare_ord(*op, n.partial_cmp(value))),
+            Test::Num { op, value } => actual.as_f64().is_some_and(|n| compare_ord(*op, n.partial_cmp(value))),
             Test::Bool(value) => actual.as_bool() == Some(*value),
             Test::Date { op, value } => actual
                 .as_str()

@@ -40,17 +40,14 @@ impl fmt::Display for PatchPath {
 /// what is wrong in plain words.
 pub fn parse_filter(input: &str) -> Result<Filter, ScimError> {
     let input = input.trim();
-    let fail = |problem: String| {
-        ScimError::invalid_filter(format!("invalid filter {}: {problem}", quote(input)))
-    };
+    let fail = |problem: String| ScimError::invalid_filter(format!("invalid filter {}: {problem}", quote(input)));
     if input.is_empty() {
         return Err(ScimError::invalid_filter("the filter is empty"));
     }
     let text = lex::space_after_not(input).map_err(fail)?;
     let tokens = lex::tokenize(&text).map_err(fail)?;
-    let explained = |error: &v2::ParseError| {
-        fail(explain::explain(&text, &tokens).unwrap_or_else(|| explain::describe(error)))
-    };
+    let explained =
+        |error: &v2::ParseError| fail(explain::explain(&text, &tokens).unwrap_or_else(|| explain::describe(error)));
 
     let segments = microsoft::find_segments(&text, &tokens);
     let placeholder = placeholder_for(&text);
@@ -58,23 +55,13 @@ pub fn parse_filter(input: &str) -> Result<Filter, ScimError> {
     let mut copied = 0;
     let mut cut = Vec::with_capacity(segments.len());
     for (n, segment) in segments.iter().enumerate() {
-        let value_path = text[segment.value_path.clone()]
-            .parse::<v2::Filter>()
-            .map_err(|e| explained(&e))?;
+        let value_path = text[segment.value_path.clone()].parse::<v2::Filter>().map_err(|e| explained(&e))?;
         let sub = &text[segment.sub.clone()];
-        let test = format!("{sub} {}", &text[segment.test.clone()])
-            .parse::<v2::Filter>()
-            .map_err(|e| explained(&e))?;
-        let (Filter::ValuePath { attr, filter, .. }, Some(then)) =
-            (convert(value_path), test_of(test))
-        else {
+        let test = format!("{sub} {}", &text[segment.test.clone()]).parse::<v2::Filter>().map_err(|e| explained(&e))?;
+        let (Filter::ValuePath { attr, filter, .. }, Some(then)) = (convert(value_path), test_of(test)) else {
             return Err(fail(format!("cannot read {:?}", &text[segment.whole()])));
         };
-        cut.push(Some(Filter::ValuePath {
-            attr,
-            filter,
-            then: Some(Box::new(then)),
-        }));
+        cut.push(Some(Filter::ValuePath { attr, filter, then: Some(Box::new(then)) }));
         rewritten.push_str(&text[copied..segment.value_path.start]);
         rewritten.push_str(&format!("{placeholder}{n} pr"));
         copied = segment.test.end;
@@ -82,11 +69,7 @@ pub fn parse_filter(input: &str) -> Result<Filter, ScimError> {
     rewritten.push_str(&text[copied..]);
 
     let parsed = rewritten.parse::<v2::Filter>().map_err(|e| explained(&e))?;
-    let filter = Splice {
-        placeholder: &placeholder,
-        cut,
-    }
-    .filter(parsed);
+    let filter = Splice { placeholder: &placeholder, cut }.filter(parsed);
     check_limits(&filter).map_err(fail)?;
     Ok(filter)
 }
@@ -94,24 +77,16 @@ pub fn parse_filter(input: &str) -> Result<Filter, ScimError> {
 /// Parses a PATCH `path` (RFC 7644 §3.5.2). Errors are `invalidPath`.
 pub fn parse_path(input: &str) -> Result<PatchPath, ScimError> {
     let input = input.trim();
-    let fail = |problem: String| {
-        ScimError::invalid_path(format!("invalid path {}: {problem}", quote(input)))
-    };
+    let fail = |problem: String| ScimError::invalid_path(format!("invalid path {}: {problem}", quote(input)));
     if input.is_empty() {
         return Err(ScimError::invalid_path("the path is empty"));
     }
     let text = lex::space_after_not(input).map_err(fail)?;
     match text.parse::<v2::PatchPath>() {
-        Ok(v2::PatchPath::Attr(attr)) => Ok(PatchPath {
-            attr: attr_path(attr),
-            filter: None,
-            sub: None,
-        }),
-        Ok(v2::PatchPath::Value(vp)) => Ok(PatchPath {
-            attr: attr_path(vp.attr),
-            filter: Some(val_filter(vp.filter)),
-            sub: vp.sub_attr,
-        }),
+        Ok(v2::PatchPath::Attr(attr)) => Ok(PatchPath { attr: attr_path(attr), filter: None, sub: None }),
+        Ok(v2::PatchPath::Value(vp)) => {
+            Ok(PatchPath { attr: attr_path(vp.attr), filter: Some(val_filter(vp.filter)), sub: vp.sub_attr })
+        }
         Err(error) => Err(fail(explain::describe(&error))),
     }
 }
@@ -151,17 +126,9 @@ struct Splice<'a> {
 impl Splice<'_> {
     fn filter(&mut self, parsed: v2::Filter) -> Filter {
         match parsed {
-            v2::Filter::Attr(v2::AttrExp::Present(path))
-                if path.uri.is_none() && path.sub_attr.is_none() =>
-            {
-                let index = path
-                    .name
-                    .strip_prefix(self.placeholder)
-                    .and_then(|n| n.parse::<usize>().ok());
-                match index
-                    .and_then(|n| self.cut.get_mut(n))
-                    .and_then(Option::take)
-                {
+            v2::Filter::Attr(v2::AttrExp::Present(path)) if path.uri.is_none() && path.sub_attr.is_none() => {
+                let index = path.name.strip_prefix(self.placeholder).and_then(|n| n.parse::<usize>().ok());
+                match index.and_then(|n| self.cut.get_mut(n)).and_then(Option::take) {
                     Some(segment) => segment,
                     None => Filter::Present(attr_path(path)),
                 }
@@ -169,30 +136,18 @@ impl Splice<'_> {
             v2::Filter::Attr(exp) => attr_exp(exp),
             v2::Filter::ValuePath(vp) => value_path(vp),
             v2::Filter::Not(inner) => Filter::Not(Box::new(self.filter(*inner))),
-            v2::Filter::And(items) => {
-                Filter::And(items.into_iter().map(|f| self.filter(f)).collect())
-            }
-            v2::Filter::Or(items) => {
-                Filter::Or(items.into_iter().map(|f| self.filter(f)).collect())
-            }
+            v2::Filter::And(items) => Filter::And(items.into_iter().map(|f| self.filter(f)).collect()),
+            v2::Filter::Or(items) => Filter::Or(items.into_iter().map(|f| self.filter(f)).collect()),
         }
     }
 }
 
 fn convert(parsed: v2::Filter) -> Filter {
-    Splice {
-        placeholder: "",
-        cut: Vec::new(),
-    }
-    .filter(parsed)
+    Splice { placeholder: "", cut: Vec::new() }.filter(parsed)
 }
 
 fn value_path(vp: v2::ValuePath) -> Filter {
-    Filter::ValuePath {
-        attr: attr_path(vp.attr),
-        filter: Box::new(val_filter(*vp.filter)),
-        then: None,
-    }
+    Filter::ValuePath { attr: attr_path(vp.attr), filter: Box::new(val_filter(*vp.filter)), then: None }
 }
 
 fn val_filter(parsed: v2::ValFilter) -> Filter {
@@ -207,18 +162,12 @@ fn val_filter(parsed: v2::ValFilter) -> Filter {
 fn attr_exp(exp: v2::AttrExp) -> Filter {
     match exp {
         v2::AttrExp::Present(path) => Filter::Present(attr_path(path)),
-        v2::AttrExp::Comparison(path, op, value) => {
-            Filter::Compare(attr_path(path), compare_op(op), comp_value(value))
-        }
+        v2::AttrExp::Comparison(path, op, value) => Filter::Compare(attr_path(path), compare_op(op), comp_value(value)),
     }
 }
 
 fn attr_path(path: v2::AttrPath) -> AttrPath {
-    AttrPath {
-        urn: path.uri,
-        name: path.name,
-        sub: path.sub_attr,
-    }
+    AttrPath { urn: path.uri, name: path.name, sub: path.sub_attr }
 }
 
 fn compare_op(op: v2::CompareOp) -> CompareOp {
@@ -259,26 +208,18 @@ fn check_limits(filter: &Filter) -> Result<(), String> {
                 walk(filter, depth + 1, terms)
             }
             Filter::Not(inner) => walk(inner, depth + 1, terms),
-            Filter::And(items) | Filter::Or(items) => items
-                .iter()
-                .map(|f| walk(f, depth + 1, terms))
-                .max()
-                .unwrap_or(depth),
+            Filter::And(items) | Filter::Or(items) => {
+                items.iter().map(|f| walk(f, depth + 1, terms)).max().unwrap_or(depth)
+            }
         }
     }
     let mut terms = 0;
     let depth = walk(filter, 1, &mut terms);
     if depth > v2::MAX_FILTER_DEPTH {
-        return Err(format!(
-            "the filter is nested more than {} levels deep",
-            v2::MAX_FILTER_DEPTH
-        ));
+        return Err(format!("the filter is nested more than {} levels deep", v2::MAX_FILTER_DEPTH));
     }
     if terms > v2::MAX_FILTER_TERMS {
-        return Err(format!(
-            "the filter has more than {} terms",
-            v2::MAX_FILTER_TERMS
-        ));
+        return Err(format!("the filter has more than {} terms", v2::MAX_FILTER_TERMS));
     }
     Ok(())
 }

@@ -28,10 +28,8 @@ pub fn render() -> String {
 
 pub async fn track(request: Request, next: Next) -> Response {
     handle();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let route =
+        request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = request.method().to_string();
     let start = Instant::now();
     let response = next.run(request).await;

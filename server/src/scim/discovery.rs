@@ -3,14 +3,14 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use scimd_schemas::schema::{ResourceKind, ResourceSchema, SchemaDef};
 use scimd_schemas::ScimError;
+use scimd_schemas::schema::{ResourceKind, ResourceSchema, SchemaDef};
 use serde_json::{Value, json};
 
+use super::BaseUrl;
 use super::error::ApiResult;
 use super::json::scim_response;
 use super::list::list_response;
-use super::BaseUrl;
 use crate::http::AppState;
 
 pub async fn service_provider_config(State(state): State<AppState>, BaseUrl(base): BaseUrl) -> Response {
@@ -63,7 +63,11 @@ pub async fn resource_types(State(state): State<AppState>, BaseUrl(base): BaseUr
     scim_response(StatusCode::OK, &list_response(items, total, 1))
 }
 
-pub async fn resource_type_by_id(State(state): State<AppState>, BaseUrl(base): BaseUrl, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn resource_type_by_id(
+    State(state): State<AppState>,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let schema = [&state.registry.user, &state.registry.group]
         .into_iter()
         .find(|s| s.kind.name().eq_ignore_ascii_case(&id))
@@ -84,7 +88,11 @@ pub async fn schemas(State(state): State<AppState>, BaseUrl(base): BaseUrl) -> R
     scim_response(StatusCode::OK, &list_response(items, total, 1))
 }
 
-pub async fn schema_by_id(State(state): State<AppState>, BaseUrl(base): BaseUrl, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn schema_by_id(
+    State(state): State<AppState>,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let schema = state
         .registry
         .all_schemas()

@@ -26,7 +26,9 @@ impl From<StoreError> for ApiError {
         ApiError(match err {
             StoreError::Conflict(message) => ScimError::uniqueness(message),
             StoreError::NotFound => ScimError::not_found("no such resource"),
-            StoreError::VersionMismatch => ScimError::new(412, None, "the resource changed since you read it: fetch it again"),
+            StoreError::VersionMismatch => {
+                ScimError::new(412, None, "the resource changed since you read it: fetch it again")
+            }
             StoreError::Scim(e) => e,
             other => {
                 tracing::error!(error = %other, "storage failure");
@@ -47,9 +49,7 @@ pub fn scim_error_response(err: &ScimError) -> Response {
     let mut response = (status, err.body().to_string()).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_CONTENT_TYPE));
     if status == StatusCode::UNAUTHORIZED {
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"scimd\""));
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"scimd\""));
     }
     response
 }

@@ -30,7 +30,11 @@ impl<S: Send + Sync> FromRequest<S> for ScimJson {
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError(ScimError::new(413, None, "request body too large: see maxPayloadSize in /ServiceProviderConfig"))
+                ApiError(ScimError::new(
+                    413,
+                    None,
+                    "request body too large: see maxPayloadSize in /ServiceProviderConfig",
+                ))
             } else {
                 ApiError(ScimError::invalid_syntax(format!("could not read the request body: {rejection}")))
             }

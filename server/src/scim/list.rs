@@ -47,7 +47,8 @@ pub fn parse_attr_path(value: &str) -> Result<AttrPath, ScimError> {
 
 impl ListParams {
     pub fn parse(pairs: &[(String, String)], config: &ScimConfig) -> Result<ListParams, ScimError> {
-        let mut params = ListParams { start_index: 1, count: u64::from(config.default_page_size), ..Default::default() };
+        let mut params =
+            ListParams { start_index: 1, count: u64::from(config.default_page_size), ..Default::default() };
         for (key, value) in pairs {
             match key.to_ascii_lowercase().as_str() {
                 "filter" => params.filter = Some(parse_filter(value)?),
@@ -61,9 +62,7 @@ impl ListParams {
                 }
                 // RFC 7644 §3.4.2.4: below 1 means 1; a negative count means 0.
                 "startindex" => params.start_index = integer("startIndex", value)?.max(1) as u64,
-                "count" => {
-                    params.count = (integer("count", value)?.max(0) as u64).min(u64::from(config.max_page_size))
-                }
+                "count" => params.count = (integer("count", value)?.max(0) as u64).min(u64::from(config.max_page_size)),
                 "attributes" => params.attributes = Some(value.clone()),
                 "excludedattributes" => params.excluded_attributes = Some(value.clone()),
                 _ => {}

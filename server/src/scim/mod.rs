@@ -59,9 +59,13 @@ fn collection(kind: ResourceKind) -> MethodRouter<AppState> {
     get(move |state: State<AppState>, caller: Caller, base: BaseUrl, query: Query<Vec<(String, String)>>| {
         resources::list(kind, state, caller, base, query)
     })
-    .post(move |state: State<AppState>, caller: Caller, base: BaseUrl, query: Query<Vec<(String, String)>>, body: ScimJson| {
-        resources::create(kind, state, caller, base, query, body)
-    })
+    .post(
+        move |state: State<AppState>,
+              caller: Caller,
+              base: BaseUrl,
+              query: Query<Vec<(String, String)>>,
+              body: ScimJson| { resources::create(kind, state, caller, base, query, body) },
+    )
     .fallback(method_not_allowed)
 }
 
@@ -71,12 +75,24 @@ fn member(kind: ResourceKind) -> MethodRouter<AppState> {
     get(move |s: State<AppState>, c: Caller, b: BaseUrl, id: Path<String>, h: axum::http::HeaderMap, q: Pairs| {
         resources::get(kind, s, c, b, id, h, q)
     })
-    .put(move |s: State<AppState>, c: Caller, b: BaseUrl, id: Path<String>, h: axum::http::HeaderMap, q: Pairs, body: ScimJson| {
-        resources::replace(kind, s, c, b, id, h, q, body)
-    })
-    .patch(move |s: State<AppState>, c: Caller, b: BaseUrl, id: Path<String>, h: axum::http::HeaderMap, q: Pairs, body: ScimJson| {
-        resources::patch(kind, s, c, b, id, h, q, body)
-    })
+    .put(
+        move |s: State<AppState>,
+              c: Caller,
+              b: BaseUrl,
+              id: Path<String>,
+              h: axum::http::HeaderMap,
+              q: Pairs,
+              body: ScimJson| { resources::replace(kind, s, c, b, id, h, q, body) },
+    )
+    .patch(
+        move |s: State<AppState>,
+              c: Caller,
+              b: BaseUrl,
+              id: Path<String>,
+              h: axum::http::HeaderMap,
+              q: Pairs,
+              body: ScimJson| { resources::patch(kind, s, c, b, id, h, q, body) },
+    )
     .delete(move |s: State<AppState>, c: Caller, id: Path<String>| resources::delete(kind, s, c, id))
     .fallback(method_not_allowed)
 }

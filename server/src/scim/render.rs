@@ -1,9 +1,9 @@
 //! Stored rows to SCIM resources: the document plus `id`, `meta`, `schemas`, the scimd extension's
 //! server-owned fields and the computed `groups`/`members`.
 
+use scimd_schemas::ScimError;
 use scimd_schemas::resource::document_schemas;
 use scimd_schemas::schema::{ResourceKind, ResourceSchema, SCIMD_USER};
-use scimd_schemas::ScimError;
 use serde_json::{Map, Value, json};
 
 use crate::store::{MemberRow, ResourceRow};
@@ -40,7 +40,12 @@ fn related_list(base_url: &str, kind: ResourceKind, rows: &[&MemberRow]) -> Valu
 
 /// The full resource (before projection). `related` are its members (groups) or groups (users),
 /// or `None` when they were not loaded because the response will not show them.
-pub fn render(schema: &ResourceSchema, base_url: &str, row: &ResourceRow, related: Option<&[&MemberRow]>) -> Result<Value, ScimError> {
+pub fn render(
+    schema: &ResourceSchema,
+    base_url: &str,
+    row: &ResourceRow,
+    related: Option<&[&MemberRow]>,
+) -> Result<Value, ScimError> {
     let mut doc: Value = serde_json::from_str(&row.doc)
         .map_err(|e| ScimError::new(500, None, format!("stored document of {} is corrupt: {e}", row.id)))?;
     let kind = schema.kind;

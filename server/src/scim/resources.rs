@@ -20,7 +20,7 @@ use super::list::{ListParams, list_response};
 use super::render::{etag, parse_etag, render};
 use crate::http::AppState;
 use crate::password;
-use crate::store::{ListQuery, MemberDelta, MemberRow, ResourceRow, ResourceWrite, SortOrder};
+use crate::store::{ListQuery, MemberDelta, MemberRow, ResourceChange, ResourceRow, ResourceWrite, SortOrder};
 
 type Pairs = Query<Vec<(String, String)>>;
 
@@ -35,9 +35,9 @@ fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
     match headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) {
         None | Some("*") => Ok(None),
-        Some(value) => parse_etag(value)
-            .map(Some)
-            .ok_or_else(|| ApiError(ScimError::new(412, None, format!("If-Match {value:?} is not an ETag of this server")))),
+        Some(value) => parse_etag(value).map(Some).ok_or_else(|| {
+            ApiError(ScimError::new(412, None, format!("If-Match {value:?} is not an ETag of this server")))
+        }),
     }
 }
 
@@ -81,7 +81,13 @@ fn with_etag(mut response: Response, version: i64) -> Response {
     response
 }
 
-pub async fn list(kind: ResourceKind, State(state): State<AppState>, caller: Caller, BaseUrl(base): BaseUrl, Query(pairs): Pairs) -> ApiResult<Response> {
+pub async fn list(
+    kind: ResourceKind,
+    State(state): State<AppState>,
+    caller: Caller,
+    BaseUrl(base): BaseUrl,
+    Query(pairs): Pairs,
+) -> ApiResult<Response> {
     caller.require_scim()?;
     let schema = state.registry.of(kind);
     let params = ListParams::parse(&pairs, &state.config.scim)?;
@@ -118,10 +124,10 @@ async fn respond_with(
         .pop()
         .expect("one row renders to one resource");
     let mut response = with_etag(scim_response(status, &resource), version);
-    if status == StatusCode::CREATED {
-        if let Some(location) = resource["meta"]["location"].as_str().and_then(|l| HeaderValue::from_str(l).ok()) {
-            response.headers_mut().insert(header::LOCATION, location);
-        }
+    if status == StatusCode::CREATED
+        && let Some(location) = resource["meta"]["location"].as_str().and_then(|l| HeaderValue::from_str(l).ok())
+    {
+        response.headers_mut().insert(header::LOCATION, location);
     }
     Ok(response)
 }
@@ -248,7 +254,8 @@ pub async fn patch(
     let changed_doc = (outcome.doc != doc).then_some(&outcome.doc);
     let delta = MemberDelta { replace: replaced.as_deref(), add: &members.add, remove: &members.remove };
     let delta = if replaced.is_some() { MemberDelta { add: &[], remove: &[], ..delta } } else { delta };
-    let (row, skipped) = state.store.patch_resource(kind, tenant, &id, changed_doc, password_hash, delta, version).await?;
+    let change = ResourceChange { doc: changed_doc, password_hash, members: delta };
+    let (row, skipped) = state.store.patch_resource(kind, tenant, &id, change, version).await?;
     log_skipped(kind, &id, &skipped);
     respond_with(&state, kind, &base, tenant, row, &pairs, StatusCode::OK).await
 }

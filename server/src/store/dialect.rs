@@ -91,7 +91,9 @@ impl Dialect {
                 format!("json_extract({e}.value, {})", Self::sqlite_path(&loc.keys))
             }
             // COLLATE "C": code-point order, as SQLite and the in-memory evaluator compare.
-            (Dialect::Postgres, base) => format!("({} #>> {}) COLLATE \"C\"", self.pg_base(base), Self::pg_path(&loc.keys)),
+            (Dialect::Postgres, base) => {
+                format!("({} #>> {}) COLLATE \"C\"", self.pg_base(base), Self::pg_path(&loc.keys))
+            }
         }
     }
 

@@ -9,7 +9,7 @@
 use chrono::{DateTime, SecondsFormat};
 use scimd_schemas::ScimError;
 use scimd_schemas::filter::{AttrPath, CompValue, CompareOp, Filter};
-use scimd_schemas::schema::{AttrType, AttributeDef, ResourceKind, ResourceSchema, Resolved, SCIMD_USER};
+use scimd_schemas::schema::{AttrType, AttributeDef, Resolved, ResourceKind, ResourceSchema, SCIMD_USER};
 
 use super::dialect::{Dialect, JsonBase, JsonLoc};
 use super::params::Param;
@@ -183,7 +183,12 @@ impl<'a> Compiler<'a> {
         self.test(&scalar, &path.to_string(), test)
     }
 
-    fn resource_leaf(&mut self, path: &AttrPath, resolved: &Resolved, test: Option<(CompareOp, &CompValue)>) -> Result<String> {
+    fn resource_leaf(
+        &mut self,
+        path: &AttrPath,
+        resolved: &Resolved,
+        test: Option<(CompareOp, &CompValue)>,
+    ) -> Result<String> {
         if !resolved.attr.multi_valued {
             if resolved.attr.kind == AttrType::Complex && resolved.sub.is_none() && test.is_some() {
                 return Err(ScimError::invalid_filter(format!(
@@ -206,9 +211,11 @@ impl<'a> Compiler<'a> {
         // `emails co "x"` compares each element's `value` (RFC 7644 §3.4.2.2).
         let sub = match resolved.sub {
             Some(sub) => Some(sub),
-            None if resolved.attr.kind == AttrType::Complex => Some(resolved.attr.sub_attribute("value").ok_or_else(
-                || ScimError::invalid_filter(format!("\"{path}\" has no \"value\": name a sub-attribute")),
-            )?),
+            None if resolved.attr.kind == AttrType::Complex => {
+                Some(resolved.attr.sub_attribute("value").ok_or_else(|| {
+                    ScimError::invalid_filter(format!("\"{path}\" has no \"value\": name a sub-attribute"))
+                })?)
+            }
             None => None,
         };
         let scalar = self.element_scalar(&elements, resolved.attr, sub)?;
@@ -268,7 +275,14 @@ impl<'a> Compiler<'a> {
         } else {
             format!("{expr} IS NOT NULL")
         };
-        Scalar { expr: expr.to_owned(), kind: attr.kind, case_exact: attr.case_exact, pre_lowered: false, json: false, present }
+        Scalar {
+            expr: expr.to_owned(),
+            kind: attr.kind,
+            case_exact: attr.case_exact,
+            pre_lowered: false,
+            json: false,
+            present,
+        }
     }
 
     fn json_scalar(&self, loc: JsonLoc, attr: &AttributeDef) -> Scalar {
@@ -317,7 +331,10 @@ impl<'a> Compiler<'a> {
         };
         match column {
             Some((expr, nullable)) => Self::column(expr, leaf, nullable),
-            None => self.json_scalar(JsonLoc { base: JsonBase::Doc, keys: resolved.keys().into_iter().map(str::to_owned).collect() }, leaf),
+            None => self.json_scalar(
+                JsonLoc { base: JsonBase::Doc, keys: resolved.keys().into_iter().map(str::to_owned).collect() },
+                leaf,
+            ),
         }
     }
 
@@ -348,7 +365,9 @@ impl<'a> Compiler<'a> {
             Elements::Ancestors(a) => match name {
                 "value" => Self::column(&format!("{a}.id"), attr, false),
                 "display" => Self::column(&format!("{a}_g.display_name"), attr, false),
-                "type" => Self::column(&format!("(CASE WHEN {a}.direct = 1 THEN 'direct' ELSE 'indirect' END)"), attr, false),
+                "type" => {
+                    Self::column(&format!("(CASE WHEN {a}.direct = 1 THEN 'direct' ELSE 'indirect' END)"), attr, false)
+                }
                 _ => return Err(unfilterable()),
             },
         })
@@ -496,10 +515,14 @@ impl<'a> Compiler<'a> {
         let loc = Self::doc_loc(resolved);
         let from = self.dialect().json_elements(&loc, alias);
         let primary = JsonLoc { base: JsonBase::Element(alias.clone()), keys: vec!["primary".into()] };
-        let primary_true = format!("{} = {}", self.dialect().json_scalar(&primary), match self.dialect() {
-            Dialect::Sqlite => "1",
-            Dialect::Postgres => "'true'",
-        });
+        let primary_true = format!(
+            "{} = {}",
+            self.dialect().json_scalar(&primary),
+            match self.dialect() {
+                Dialect::Sqlite => "1",
+                Dialect::Postgres => "'true'",
+            }
+        );
         let mut first_keys = loc.keys.clone();
         first_keys.push("0".into());
         first_keys.extend(sub.map(|s| s.name.clone()));

@@ -23,7 +23,7 @@ use crate::config::DatabaseUrl;
 pub use dialect::Dialect;
 pub use filter_sql::{SortOrder, compile_filter, compile_sort};
 pub use params::Param;
-pub use resources::{ListQuery, MemberDelta, MemberRow, ResourceRow, ResourceWrite};
+pub use resources::{ListQuery, MemberDelta, MemberRow, ResourceChange, ResourceRow, ResourceWrite};
 pub use tenants::{NewToken, Role, Tenant, TokenRow};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -52,7 +52,10 @@ pub type StoreResult<T> = Result<T, StoreError>;
 enum Backend {
     /// Readers share a pool; writes go through a pool of one connection, so SQLite's single writer
     /// is a queue in the process rather than busy-wait retries.
-    Sqlite { read: SqlitePool, write: SqlitePool },
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+    },
     Postgres(PgPool),
 }
 
@@ -112,11 +115,8 @@ impl Store {
             SQLITE_MIGRATIONS.run(&write).await?;
             Backend::Sqlite { read, write }
         } else if raw.starts_with("postgres:") || raw.starts_with("postgresql:") {
-            let pool = PgPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect(raw)
-                .await?;
+            let pool =
+                PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect(raw).await?;
             POSTGRES_MIGRATIONS.run(&pool).await?;
             Backend::Postgres(pool)
         } else {

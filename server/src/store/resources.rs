@@ -58,6 +58,13 @@ pub struct ListQuery<'a> {
     pub count: u64,
 }
 
+/// What a PATCH (or PUT) changes; `None`/empty parts stay as they are.
+pub struct ResourceChange<'a> {
+    pub doc: Option<&'a Value>,
+    pub password_hash: Option<String>,
+    pub members: MemberDelta<'a>,
+}
+
 /// Membership changes: a complete new list (`replace`), or members to add and remove.
 #[derive(Default)]
 pub struct MemberDelta<'a> {
@@ -99,11 +106,14 @@ macro_rules! add_members {
             for member in chunk {
                 query = query.bind(member.value.clone());
             }
-            let found: std::collections::HashMap<String, String> = query.fetch_all(&mut *$tx).await?.into_iter().collect();
+            let found: std::collections::HashMap<String, String> =
+                query.fetch_all(&mut *$tx).await?.into_iter().collect();
             let mut values = Vec::new();
             for member in chunk {
                 match found.get(&member.value) {
-                    Some(kind) if member.kind.is_none_or(|k| member_type_name(k) == kind) && member.value != *$group => {
+                    Some(kind)
+                        if member.kind.is_none_or(|k| member_type_name(k) == kind) && member.value != *$group =>
+                    {
                         values.push((member.value.clone(), kind.clone()))
                     }
                     _ => skipped.push(member.value.clone()),
@@ -262,8 +272,12 @@ impl Store {
         write: &ResourceWrite<'_>,
         if_version: Option<i64>,
     ) -> StoreResult<(ResourceRow, Vec<String>)> {
-        let members = MemberDelta { replace: write.members, ..Default::default() };
-        let skipped = self.update(kind, tenant, id, Some(write.doc), write.password_hash.clone(), members, if_version).await?;
+        let change = ResourceChange {
+            doc: Some(write.doc),
+            password_hash: write.password_hash.clone(),
+            members: MemberDelta { replace: write.members, ..Default::default() },
+        };
+        let skipped = self.update(kind, tenant, id, change, if_version).await?;
         let row = self.get_resource(kind, tenant, id).await?.ok_or(StoreError::NotFound)?;
         Ok((row, skipped))
     }
@@ -276,27 +290,23 @@ impl Store {
         kind: ResourceKind,
         tenant: &str,
         id: &str,
-        doc: Option<&Value>,
-        password_hash: Option<String>,
-        members: MemberDelta<'_>,
+        change: ResourceChange<'_>,
         if_version: Option<i64>,
     ) -> StoreResult<(ResourceRow, Vec<String>)> {
-        let skipped = self.update(kind, tenant, id, doc, password_hash, members, if_version).await?;
+        let skipped = self.update(kind, tenant, id, change, if_version).await?;
         let row = self.get_resource(kind, tenant, id).await?.ok_or(StoreError::NotFound)?;
         Ok((row, skipped))
     }
 
-    #[expect(clippy::too_many_arguments, reason = "one private entry point behind replace and patch")]
     async fn update(
         &self,
         kind: ResourceKind,
         tenant: &str,
         id: &str,
-        doc: Option<&Value>,
-        password_hash: Option<String>,
-        members: MemberDelta<'_>,
+        change: ResourceChange<'_>,
         if_version: Option<i64>,
     ) -> StoreResult<Vec<String>> {
+        let ResourceChange { doc, password_hash, members } = change;
         let t = table(kind);
         let d = self.dialect();
         write!(self, pool => {
@@ -372,7 +382,8 @@ impl Store {
     /// Deletes a resource and every membership that names it. False if there was none.
     pub async fn delete_resource(&self, kind: ResourceKind, tenant: &str, id: &str) -> StoreResult<bool> {
         let t = table(kind);
-        let memberships = self.sql("DELETE FROM group_members WHERE tenant_id = $1 AND (member_id = $2 OR group_id = $2)");
+        let memberships =
+            self.sql("DELETE FROM group_members WHERE tenant_id = $1 AND (member_id = $2 OR group_id = $2)");
         let row = self.sql(&format!("DELETE FROM {} WHERE tenant_id = $1 AND id = $2", t.name));
         write!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -399,7 +410,9 @@ impl Store {
             ));
             let mut params = vec![super::Param::Text(tenant.to_owned())];
             params.extend(chunk.iter().map(|g| super::Param::Text(g.clone())));
-            rows.extend(read!(self, pool => bind_query_as(sqlx::query_as::<_, MemberRow>(sql), &params).fetch_all(pool).await)?);
+            rows.extend(
+                read!(self, pool => bind_query_as(sqlx::query_as::<_, MemberRow>(sql), &params).fetch_all(pool).await)?,
+            );
         }
         self.member_rows_read.fetch_add(rows.len() as u64, std::sync::atomic::Ordering::Relaxed);
         metrics::counter!("scimd_group_member_rows_read_total").increment(rows.len() as u64);
@@ -422,7 +435,9 @@ impl Store {
             ));
             let mut params = vec![super::Param::Text(tenant.to_owned())];
             params.extend(chunk.iter().map(|u| super::Param::Text(u.clone())));
-            rows.extend(read!(self, pool => bind_query_as(sqlx::query_as::<_, MemberRow>(sql), &params).fetch_all(pool).await)?);
+            rows.extend(
+                read!(self, pool => bind_query_as(sqlx::query_as::<_, MemberRow>(sql), &params).fetch_all(pool).await)?,
+            );
         }
         Ok(rows)
     }
@@ -431,7 +446,9 @@ impl Store {
 fn unique_error(kind: ResourceKind, doc: &Value, err: sqlx::Error) -> StoreError {
     conflict_or(err, |_| match kind {
         ResourceKind::User => format!("userName {:?} is already taken", text(doc, "userName").unwrap_or_default()),
-        ResourceKind::Group => format!("a group named {:?} already exists", text(doc, "displayName").unwrap_or_default()),
+        ResourceKind::Group => {
+            format!("a group named {:?} already exists", text(doc, "displayName").unwrap_or_default())
+        }
     })
 }
 
@@ -441,4 +458,3 @@ pub(super) fn member_type_name(kind: MemberType) -> &'static str {
         MemberType::Group => "Group",
     }
 }
-

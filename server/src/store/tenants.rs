@@ -88,9 +88,8 @@ impl Store {
         rand::rng().fill_bytes(&mut secret);
         let token = format!("scimd_{}", hex::encode(secret));
         let id = uuid::Uuid::now_v7().to_string();
-        let sql = self.sql(
-            "INSERT INTO tokens (id, tenant_id, role, client, hash, created) VALUES ($1, $2, $3, $4, $5, $6)",
-        );
+        let sql =
+            self.sql("INSERT INTO tokens (id, tenant_id, role, client, hash, created) VALUES ($1, $2, $3, $4, $5, $6)");
         write!(self, pool => sqlx::query(sql)
             .bind(&id).bind(tenant_id).bind(role.as_str()).bind(client).bind(hash_token(&token)).bind(now())
             .execute(pool).await.map(|_| ()))?;
@@ -99,8 +98,7 @@ impl Store {
 
     /// The live (not revoked) token with this secret.
     pub async fn token_by_secret(&self, token: &str) -> StoreResult<Option<TokenRow>> {
-        let sql =
-            self.sql("SELECT id, tenant_id, role, client FROM tokens WHERE hash = $1 AND revoked IS NULL");
+        let sql = self.sql("SELECT id, tenant_id, role, client FROM tokens WHERE hash = $1 AND revoked IS NULL");
         Ok(read!(self, pool => sqlx::query_as::<_, TokenRow>(sql).bind(hash_token(token)).fetch_optional(pool).await)?)
     }
 }

@@ -11,10 +11,7 @@ use crate::schema::{AttrType, AttributeDef, ResourceSchema};
 /// What paths are relative to: the resource, or one element of a value filter's attribute.
 pub(super) enum Scope<'a> {
     Resource(&'a ResourceSchema),
-    Element {
-        parent: &'a AttributeDef,
-        parent_path: String,
-    },
+    Element { parent: &'a AttributeDef, parent_path: String },
 }
 
 /// A resolved path: where its values are and the attribute definition that types them.
@@ -29,47 +26,25 @@ pub(super) fn filter<'a>(filter: &Filter, scope: &Scope<'a>) -> Result<Node<'a>,
     Ok(match filter {
         Filter::Present(path) => Node::Present(resolve(path, scope)?.target),
         Filter::Compare(path, op, value) => compare(resolve(path, scope)?, *op, value)?,
-        Filter::ValuePath {
-            attr,
-            filter: inner,
-            then,
-        } => {
+        Filter::ValuePath { attr, filter: inner, then } => {
             let leaf = resolve(attr, scope)?;
-            if leaf.def.kind != AttrType::Complex
-                || leaf.target.sub.is_some()
-                || matches!(scope, Scope::Element { .. })
+            if leaf.def.kind != AttrType::Complex || leaf.target.sub.is_some() || matches!(scope, Scope::Element { .. })
             {
                 return Err(ScimError::invalid_filter(format!(
                     "a value filter needs a complex attribute of the resource, and \"{}\" is not one",
                     leaf.shown
                 )));
             }
-            let element = Scope::Element {
-                parent: leaf.def,
-                parent_path: leaf.shown,
-            };
-            let then = then
-                .as_deref()
-                .map(|t| self::filter(t, &element))
-                .transpose()?;
+            let element = Scope::Element { parent: leaf.def, parent_path: leaf.shown };
+            let then = then.as_deref().map(|t| self::filter(t, &element)).transpose()?;
             Node::ValuePath {
                 target: leaf.target,
                 filter: Box::new(self::filter(inner, &element)?),
                 then: then.map(Box::new),
             }
         }
-        Filter::And(items) => Node::And(
-            items
-                .iter()
-                .map(|f| self::filter(f, scope))
-                .collect::<Result<_, _>>()?,
-        ),
-        Filter::Or(items) => Node::Or(
-            items
-                .iter()
-                .map(|f| self::filter(f, scope))
-                .collect::<Result<_, _>>()?,
-        ),
+        Filter::And(items) => Node::And(items.iter().map(|f| self::filter(f, scope)).collect::<Result<_, _>>()?),
+        Filter::Or(items) => Node::Or(items.iter().map(|f| self::filter(f, scope)).collect::<Result<_, _>>()?),
         Filter::Not(inner) => Node::Not(Box::new(self::filter(inner, scope)?)),
     })
 }
@@ -89,10 +64,7 @@ fn resolve<'a>(path: &AttrPath, scope: &Scope<'a>) -> Result<Leaf<'a>, ScimError
                 shown: path.to_string(),
             })
         }
-        Scope::Element {
-            parent,
-            parent_path,
-        } => {
+        Scope::Element { parent, parent_path } => {
             let sub = (path.urn.is_none() && path.sub.is_none())
                 .then(|| parent.sub_attribute(&path.name))
                 .flatten()
@@ -102,12 +74,7 @@ fn resolve<'a>(path: &AttrPath, scope: &Scope<'a>) -> Result<Leaf<'a>, ScimError
                     ))
                 })?;
             Ok(Leaf {
-                target: Target {
-                    extension: None,
-                    attr: &sub.name,
-                    multi: sub.multi_valued,
-                    sub: None,
-                },
+                target: Target { extension: None, attr: &sub.name, multi: sub.multi_valued, sub: None },
                 def: sub,
                 shown: format!("{parent_path}.{path}"),
             })
@@ -115,11 +82,7 @@ fn resolve<'a>(path: &AttrPath, scope: &Scope<'a>) -> Result<Leaf<'a>, ScimError
     }
 }
 
-fn compare<'a>(
-    mut leaf: Leaf<'a>,
-    op: CompareOp,
-    value: &CompValue,
-) -> Result<Node<'a>, ScimError> {
+fn compare<'a>(mut leaf: Leaf<'a>, op: CompareOp, value: &CompValue) -> Result<Node<'a>, ScimError> {
     match (op, value) {
         (CompareOp::Eq, CompValue::Null) => {
             return Ok(Node::Not(Box::new(Node::Present(leaf.target))));
@@ -172,11 +135,7 @@ fn test(leaf: &Leaf<'_>, op: CompareOp, value: &CompValue) -> Result<Test, ScimE
                 return Err(wrong_value("a string in double quotes"));
             };
             let fold = !leaf.def.case_exact;
-            Ok(Test::Str {
-                op,
-                value: if fold { s.to_lowercase() } else { s.clone() },
-                fold,
-            })
+            Ok(Test::Str { op, value: if fold { s.to_lowercase() } else { s.clone() }, fold })
         }
         AttrType::Boolean => {
             if op != CompareOp::Eq {
@@ -205,9 +164,8 @@ fn test(leaf: &Leaf<'_>, op: CompareOp, value: &CompValue) -> Result<Test, ScimE
             let CompValue::Str(s) = value else {
                 return Err(wrong_value("a date-time string"));
             };
-            let value = DateTime::parse_from_rfc3339(s).map_err(|_| {
-                wrong_value("an RFC 3339 date-time such as \"2011-05-13T04:42:34Z\"")
-            })?;
+            let value = DateTime::parse_from_rfc3339(s)
+                .map_err(|_| wrong_value("an RFC 3339 date-time such as \"2011-05-13T04:42:34Z\""))?;
             Ok(Test::Date { op, value })
         }
         AttrType::Complex => Err(ScimError::invalid_filter(format!(

@@ -40,20 +40,12 @@ pub(super) fn explain(input: &str, tokens: &[Token]) -> Option<String> {
                     }
                     State::Operand
                 }
-                Kind::Word
-                    if is_operator(input, token)
-                        || KEYWORDS.iter().any(|k| token.is_word(input, k)) =>
-                {
+                Kind::Word if is_operator(input, token) || KEYWORDS.iter().any(|k| token.is_word(input, k)) => {
                     return Some(format!("expected an attribute name{after}, found {text:?}"));
                 }
                 Kind::Word => State::AfterPath,
-                Kind::Open
-                    if !token.space_before && prev.is_some_and(|p| ["and", "or"].contains(&p)) =>
-                {
-                    return Some(format!(
-                        "expected a space between {:?} and \"(\"",
-                        prev.unwrap_or_default()
-                    ));
+                Kind::Open if !token.space_before && prev.is_some_and(|p| ["and", "or"].contains(&p)) => {
+                    return Some(format!("expected a space between {:?} and \"(\"", prev.unwrap_or_default()));
                 }
                 Kind::Open => {
                     open.push(Kind::Open);
@@ -77,10 +69,7 @@ pub(super) fn explain(input: &str, tokens: &[Token]) -> Option<String> {
                     ));
                 }
             },
-            State::Value
-                if token.kind == Kind::Num
-                    && serde_json::from_str::<serde_json::Number>(text).is_err() =>
-            {
+            State::Value if token.kind == Kind::Num && serde_json::from_str::<serde_json::Number>(text).is_err() => {
                 return Some(format!("{text:?} is not a number"));
             }
             State::Value if is_literal(input, token) => {
@@ -90,9 +79,7 @@ pub(super) fn explain(input: &str, tokens: &[Token]) -> Option<String> {
                 State::AfterTerm
             }
             State::Value if token.kind == Kind::Word => {
-                return Some(format!(
-                    "expected a value{after}, found {text:?} (strings are written in double quotes)"
-                ));
+                return Some(format!("expected a value{after}, found {text:?} (strings are written in double quotes)"));
             }
             State::Value => return Some(format!("expected a value{after}, found {text:?}")),
             State::AfterTerm | State::AfterValuePath => match token.kind {
@@ -103,42 +90,26 @@ pub(super) fn explain(input: &str, tokens: &[Token]) -> Option<String> {
                     State::Operand
                 }
                 Kind::Close | Kind::CloseBracket => {
-                    let opener = if token.kind == Kind::Close {
-                        Kind::Open
-                    } else {
-                        Kind::OpenBracket
-                    };
+                    let opener = if token.kind == Kind::Close { Kind::Open } else { Kind::OpenBracket };
                     if open.pop() != Some(opener) {
                         return Some(format!("{text:?} has no matching opening bracket"));
                     }
-                    if token.kind == Kind::Close {
-                        State::AfterTerm
-                    } else {
-                        State::AfterValuePath
-                    }
+                    if token.kind == Kind::Close { State::AfterTerm } else { State::AfterValuePath }
                 }
-                Kind::Dot if state == State::AfterValuePath && !token.space_before => {
-                    State::SubAttr
-                }
+                Kind::Dot if state == State::AfterValuePath && !token.space_before => State::SubAttr,
                 _ => {
                     let closer = match open.last() {
                         Some(Kind::Open) => "\")\"",
                         Some(_) => "\"]\"",
                         None => "the end of the filter",
                     };
-                    return Some(format!(
-                        "expected \"and\", \"or\" or {closer}{after}, found {text:?}"
-                    ));
+                    return Some(format!("expected \"and\", \"or\" or {closer}{after}, found {text:?}"));
                 }
             },
             State::SubAttr => match token.kind {
-                Kind::Word if !token.space_before && !text.contains(['.', ':']) => {
-                    State::AfterSubAttr
-                }
+                Kind::Word if !token.space_before && !text.contains(['.', ':']) => State::AfterSubAttr,
                 _ => {
-                    return Some(format!(
-                        "expected a sub-attribute name after \".\", found {text:?}"
-                    ));
+                    return Some(format!("expected a sub-attribute name after \".\", found {text:?}"));
                 }
             },
         };
@@ -168,15 +139,10 @@ pub(super) fn describe(error: &ParseError) -> String {
         ParseError::UnrecognizedEof { expected, .. } => {
             format!("unexpected end{}", expected_list(expected))
         }
-        ParseError::UnrecognizedToken {
-            token: (_, token, _),
-            expected,
-        } => {
+        ParseError::UnrecognizedToken { token: (_, token, _), expected } => {
             format!("unexpected {:?}{}", token.trim(), expected_list(expected))
         }
-        ParseError::ExtraToken {
-            token: (_, token, _),
-        } => format!("unexpected {:?} after the end", token.trim()),
+        ParseError::ExtraToken { token: (_, token, _) } => format!("unexpected {:?} after the end", token.trim()),
         ParseError::User { error } => error.to_string(),
     }
 }

@@ -46,10 +46,7 @@ pub(super) fn is_operator(input: &str, token: &Token) -> bool {
 }
 
 pub(super) fn is_literal(input: &str, token: &Token) -> bool {
-    matches!(token.kind, Kind::Str | Kind::Num)
-        || ["true", "false", "null"]
-            .iter()
-            .any(|w| token.is_word(input, w))
+    matches!(token.kind, Kind::Str | Kind::Num) || ["true", "false", "null"].iter().any(|w| token.is_word(input, w))
 }
 
 /// Splits `input` into tokens, or says which character cannot start one.
@@ -73,40 +70,24 @@ pub(super) fn tokenize(input: &str) -> Result<Vec<Token>, String> {
             ']' => Kind::CloseBracket,
             '.' => Kind::Dot,
             '"' => {
-                i = string_end(bytes, i + 1).ok_or_else(|| {
-                    format!(
-                        "the string {} is not closed with a double quote",
-                        &input[start..]
-                    )
-                })?;
+                i = string_end(bytes, i + 1)
+                    .ok_or_else(|| format!("the string {} is not closed with a double quote", &input[start..]))?;
                 Kind::Str
             }
             '-' | '0'..='9' => {
-                i = scan(bytes, i + 1, |b| {
-                    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'-')
-                });
+                i = scan(bytes, i + 1, |b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'-'));
                 Kind::Num
             }
             c if c.is_ascii_alphabetic() => {
-                i = scan(bytes, i + 1, |b| {
-                    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':' | b'.')
-                });
+                i = scan(bytes, i + 1, |b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':' | b'.'));
                 Kind::Word
             }
             other => return Err(format!("unexpected character {other:?}")),
         };
-        if matches!(
-            kind,
-            Kind::Open | Kind::Close | Kind::OpenBracket | Kind::CloseBracket | Kind::Dot
-        ) {
+        if matches!(kind, Kind::Open | Kind::Close | Kind::OpenBracket | Kind::CloseBracket | Kind::Dot) {
             i += 1;
         }
-        tokens.push(Token {
-            kind,
-            start,
-            end: i,
-            space_before,
-        });
+        tokens.push(Token { kind, start, end: i, space_before });
         space_before = false;
     }
     Ok(tokens)

@@ -40,19 +40,11 @@ pub(super) fn find_segments(input: &str, tokens: &[Token]) -> Vec<Segment> {
                 if open.iter().any(|(kind, _)| *kind == Kind::OpenBracket) {
                     continue;
                 }
-                let Some(path) = bracket
-                    .checked_sub(1)
-                    .map(|p| &tokens[p])
-                    .filter(|t| t.kind == Kind::Word)
-                else {
+                let Some(path) = bracket.checked_sub(1).map(|p| &tokens[p]).filter(|t| t.kind == Kind::Word) else {
                     continue;
                 };
                 if let Some((sub, test)) = trailing_test(input, &tokens[i + 1..]) {
-                    segments.push(Segment {
-                        value_path: path.start..token.end,
-                        sub,
-                        test,
-                    });
+                    segments.push(Segment { value_path: path.start..token.end, sub, test });
                 }
             }
             _ => {}
@@ -68,12 +60,7 @@ fn trailing_test(input: &str, rest: &[Token]) -> Option<(Range<usize>, Range<usi
     };
     let attached = |t: &Token| !t.space_before;
     let plain_name = |t: &Token| t.kind == Kind::Word && !t.text(input).contains(['.', ':']);
-    if dot.kind != Kind::Dot
-        || !attached(dot)
-        || !plain_name(sub)
-        || !attached(sub)
-        || !next.space_before
-    {
+    if dot.kind != Kind::Dot || !attached(dot) || !plain_name(sub) || !attached(sub) || !next.space_before {
         return None;
     }
     if next.is_word(input, "pr") {

@@ -4,35 +4,21 @@ use proptest::prelude::*;
 
 use super::super::*;
 
-const URNS: [&str; 2] = [
-    "urn:ietf:params:scim:schemas:core:2.0:User",
-    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
-];
+const URNS: [&str; 2] =
+    ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"];
 
-const RESERVED: [&str; 16] = [
-    "and", "or", "not", "pr", "true", "false", "null", "eq", "ne", "co", "sw", "ew", "gt", "ge",
-    "lt", "le",
-];
+const RESERVED: [&str; 16] =
+    ["and", "or", "not", "pr", "true", "false", "null", "eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"];
 
 fn name() -> BoxedStrategy<String> {
     "[a-zA-Z][a-zA-Z0-9_-]{0,6}"
-        .prop_filter("not a keyword", |n| {
-            !RESERVED.iter().any(|k| n.eq_ignore_ascii_case(k))
-        })
+        .prop_filter("not a keyword", |n| !RESERVED.iter().any(|k| n.eq_ignore_ascii_case(k)))
         .boxed()
 }
 
 fn attr_path() -> BoxedStrategy<AttrPath> {
-    (
-        proptest::option::of(proptest::sample::select(&URNS[..])),
-        name(),
-        proptest::option::of(name()),
-    )
-        .prop_map(|(urn, name, sub)| AttrPath {
-            urn: urn.map(str::to_owned),
-            name,
-            sub,
-        })
+    (proptest::option::of(proptest::sample::select(&URNS[..])), name(), proptest::option::of(name()))
+        .prop_map(|(urn, name, sub)| AttrPath { urn: urn.map(str::to_owned), name, sub })
         .boxed()
 }
 
@@ -85,19 +71,12 @@ fn tree(leaf: BoxedStrategy<Filter>) -> impl Strategy<Value = Filter> {
 fn filter() -> impl Strategy<Value = Filter> {
     let inner = tree(test_on(attr_path()).boxed());
     let value_path = (
-        (
-            proptest::option::of(proptest::sample::select(&URNS[..])),
-            name(),
-        ),
+        (proptest::option::of(proptest::sample::select(&URNS[..])), name()),
         inner,
         proptest::option::of(test_on(name().prop_map(|n| AttrPath::new(&n)).boxed())),
     )
         .prop_map(|((urn, name), filter, then)| Filter::ValuePath {
-            attr: AttrPath {
-                urn: urn.map(str::to_owned),
-                name,
-                sub: None,
-            },
+            attr: AttrPath { urn: urn.map(str::to_owned), name, sub: None },
             filter: Box::new(filter),
             then: then.map(Box::new),
         });
@@ -117,22 +96,12 @@ fn normalise(filter: Filter) -> Filter {
         out
     }
     match filter {
-        Filter::And(items) => Filter::And(flatten(items, |f| {
-            if let Filter::And(c) = f {
-                Some(c)
-            } else {
-                None
-            }
-        })),
-        Filter::Or(items) => Filter::Or(flatten(items, |f| {
-            if let Filter::Or(c) = f { Some(c) } else { None }
-        })),
+        Filter::And(items) => Filter::And(flatten(items, |f| if let Filter::And(c) = f { Some(c) } else { None })),
+        Filter::Or(items) => Filter::Or(flatten(items, |f| if let Filter::Or(c) = f { Some(c) } else { None })),
         Filter::Not(inner) => Filter::Not(Box::new(normalise(*inner))),
-        Filter::ValuePath { attr, filter, then } => Filter::ValuePath {
-            attr,
-            filter: Box::new(normalise(*filter)),
-            then,
-        },
+        Filter::ValuePath { attr, filter, then } => {
+            Filter::ValuePath { attr, filter: Box::new(normalise(*filter)), then }
+        }
         leaf => leaf,
     }
 }
