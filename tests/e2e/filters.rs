@@ -342,14 +342,19 @@ fn database_matches_the_evaluator(db: Db, cases: u32) {
         .unwrap_or_else(|failure| panic!("{failure}"));
 }
 
+/// Cases per database; `SCIMD_FILTER_CASES=5000` searches harder.
+fn cases() -> u32 {
+    std::env::var("SCIMD_FILTER_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(400)
+}
+
 #[test]
 fn sqlite_selects_what_the_evaluator_selects() {
-    database_matches_the_evaluator(Db::Sqlite, 400);
+    database_matches_the_evaluator(Db::Sqlite, cases());
 }
 
 #[test]
 fn postgres_selects_what_the_evaluator_selects() {
-    database_matches_the_evaluator(Db::Postgres, 400);
+    database_matches_the_evaluator(Db::Postgres, cases());
 }
 
 both_databases! {
