@@ -37,6 +37,9 @@ function init(args)
   sent, answered, created, failed, round = 0, 0, 0, 0, 1
   last_answer = os.time()
   finished = false
+  -- wrk calls request() once on thread 0 to check the script, and throws
+  -- that request away: give it a filler rather than a user.
+  discard_first = (tid == 0)
   out = io.open(dir .. "/ids." .. tid, "w")
   post_headers = headers_with({ ["Content-Type"] = "application/scim+json" })
   filler = wrk.format("GET", filler_path)
@@ -60,6 +63,10 @@ local function post(i)
 end
 
 function request()
+  if discard_first then
+    discard_first = false
+    return filler
+  end
   if first_pass_sent < share then
     local i = next_i
     next_i, first_pass_sent = next_i + nthreads, first_pass_sent + 1

@@ -17,7 +17,16 @@ pub struct Config {
     pub database_url: DatabaseUrl,
     pub server: ServerConfig,
     pub scim: ScimConfig,
+    pub auth: AuthConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// How long a validated token is remembered, saving a database round trip per request.
+    /// 0 checks the database on every request.
+    pub token_cache_seconds: u64,
 }
 
 /// A database URL; `Debug` hides the password it may carry.
@@ -103,6 +112,7 @@ struct Defaults {
     database_url: &'static str,
     server: ServerConfig,
     scim: ScimConfig,
+    auth: AuthConfig,
     log: LogConfig,
 }
 
@@ -111,6 +121,7 @@ fn defaults() -> Defaults {
         database_url: "sqlite://scimd.db",
         server: ServerConfig { listen: ([127, 0, 0, 1], 8080).into(), max_body_bytes: 1024 * 1024, public_url: None },
         scim: ScimConfig { default_page_size: 100, max_page_size: 1000, extensions: Vec::new() },
+        auth: AuthConfig { token_cache_seconds: 5 },
         log: LogConfig { format: LogFormat::Text, level: "info".into() },
     }
 }

@@ -36,7 +36,8 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
     let store = Store::open(&config.database_url)
         .await
         .with_context(|| format!("cannot open database {}", config.database_url.redacted()))?;
-    Ok(AppState { store, registry: Arc::new(registry), config: Arc::new(config) })
+    let tokens = crate::http::token_cache(&config);
+    Ok(AppState { store, registry: Arc::new(registry), config: Arc::new(config), tokens })
 }
 
 /// Serves on an already bound listener until `shutdown` completes, then drains in-flight requests.

@@ -19,13 +19,24 @@ use tracing::Level;
 
 use crate::config::Config;
 use crate::scim;
-use crate::store::Store;
+use crate::store::{Store, TokenRow};
 
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
     pub registry: Arc<Registry>,
     pub config: Arc<Config>,
+    pub tokens: TokenCache,
+}
+
+/// Validated tokens by the hash of their secret (never the secret itself).
+pub type TokenCache = moka::sync::Cache<String, TokenRow>;
+
+pub fn token_cache(config: &Config) -> TokenCache {
+    moka::sync::Cache::builder()
+        .max_capacity(10_000)
+        .time_to_live(std::time::Duration::from_secs(config.auth.token_cache_seconds))
+        .build()
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

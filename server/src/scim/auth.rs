@@ -8,7 +8,7 @@ use scimd_schemas::ScimError;
 
 use super::error::ApiError;
 use crate::http::AppState;
-use crate::store::Role;
+use crate::store::{Role, hash_token};
 
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -48,11 +48,20 @@ impl FromRequestParts<AppState> for Caller {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim())
             .ok_or_else(|| unauthorized("the Authorization header must be \"Bearer <token>\""))?;
-        let row = state
-            .store
-            .token_by_secret(token)
-            .await?
-            .ok_or_else(|| unauthorized("unknown or revoked token: create one with `scimd token create`"))?;
+        let hash = hash_token(token);
+        let row = match state.tokens.get(&hash) {
+            Some(row) => row,
+            None => {
+                let row =
+                    state.store.token_by_hash(&hash).await?.ok_or_else(|| {
+                        unauthorized("unknown or revoked token: create one with `scimd token create`")
+                    })?;
+                if state.config.auth.token_cache_seconds > 0 {
+                    state.tokens.insert(hash, row.clone());
+                }
+                row
+            }
+        };
         let role = Role::parse(&row.role).ok_or_else(|| unauthorized("token has an unknown role"))?;
         Ok(Caller { token_id: row.id, tenant_id: row.tenant_id, role, client: row.client })
     }

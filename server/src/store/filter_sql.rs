@@ -452,24 +452,27 @@ impl<'a> Compiler<'a> {
 
     fn string_test(&mut self, scalar: &Scalar, op: CompareOp, value: &str) -> String {
         let folded = !scalar.case_exact;
+        // Pre-lowered columns were lowered by scimd (Unicode); SQL's lower() folds ASCII only (SQLite,
+        // and PostgreSQL under the "C" collation), so a value compared with lower(x) is folded the same
+        // way here. Binding it folded, rather than as lower(?), keeps `eq` and `sw` index-friendly.
         let (x, value) = match (folded, scalar.pre_lowered) {
             (true, true) => (scalar.expr.clone(), value.to_lowercase()),
-            (true, false) => (format!("lower({})", scalar.expr), value.to_owned()),
+            (true, false) => (format!("lower({})", scalar.expr), value.to_ascii_lowercase()),
             (false, _) => (scalar.expr.clone(), value.to_owned()),
         };
         if value.is_empty() && matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew) {
             return format!("{} IS NOT NULL", scalar.expr);
         }
-        // A prefix test on an indexed column is a range, which the index answers.
-        if op == CompareOp::Sw && scalar.pre_lowered {
+        // A prefix test is a range, which an index on the expression answers.
+        if op == CompareOp::Sw {
             let low = self.buf.param(Param::Text(value.clone()));
-            return match prefix_successor(&value) {
-                Some(high) => format!("({x} >= {low} AND {x} < {})", self.buf.param(Param::Text(high))),
+            let range = match prefix_successor(&value) {
+                Some(high) => format!("{x} >= {low} AND {x} < {}", self.buf.param(Param::Text(high))),
                 None => format!("{x} >= {low}"),
             };
+            return format!("({} IS NOT NULL AND {range})", scalar.expr);
         }
-        let p = self.buf.param(Param::Text(value));
-        let v = if folded && !scalar.pre_lowered { format!("lower({p})") } else { p };
+        let v = self.buf.param(Param::Text(value));
         let dialect = self.dialect();
         let comparison = match op {
             CompareOp::Co => dialect.contains(&x, &v),

@@ -5,6 +5,7 @@
 //! `read!`/`write!`, which expand the same code once per backend. The backend is chosen once, from the
 //! database URL, when the store opens.
 
+mod batch;
 mod dialect;
 mod filter_sql;
 mod params;
@@ -24,7 +25,7 @@ pub use dialect::Dialect;
 pub use filter_sql::{SortOrder, compile_filter, compile_sort};
 pub use params::Param;
 pub use resources::{ListQuery, MemberDelta, MemberRow, ResourceChange, ResourceRow, ResourceWrite};
-pub use tenants::{NewToken, Role, Tenant, TokenRow};
+pub use tenants::{NewToken, Role, Tenant, TokenRow, hash_token};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
@@ -35,6 +36,8 @@ pub enum StoreError {
     Conflict(String),
     #[error("not found")]
     NotFound,
+    #[error("the store is shut down")]
+    Closed,
     #[error("the resource was changed by another request; retry")]
     VersionMismatch,
     #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://USER@HOST:PORT/DB")]
@@ -55,6 +58,8 @@ enum Backend {
     Sqlite {
         read: SqlitePool,
         write: SqlitePool,
+        /// Single-row inserts, committed in batches (see `batch`).
+        inserts: batch::InsertQueue,
     },
     Postgres(PgPool),
 }
@@ -113,7 +118,8 @@ impl Store {
                     .await?
             };
             SQLITE_MIGRATIONS.run(&write).await?;
-            Backend::Sqlite { read, write }
+            let inserts = batch::InsertQueue::start(write.clone());
+            Backend::Sqlite { read, write, inserts }
         } else if raw.starts_with("postgres:") || raw.starts_with("postgresql:") {
             let pool =
                 PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect(raw).await?;
@@ -144,7 +150,7 @@ impl Store {
 
     pub async fn close(&self) {
         match &*self.backend {
-            Backend::Sqlite { read, write } => {
+            Backend::Sqlite { read, write, .. } => {
                 read.close().await;
                 write.close().await;
             }

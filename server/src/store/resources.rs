@@ -9,9 +9,9 @@ use scimd_schemas::schema::{ResourceKind, ResourceSchema};
 use serde_json::Value;
 
 use super::filter_sql::{SqlBuf, compile_filter, compile_sort};
-use super::params::bind_query_as;
+use super::params::{Param, bind_query, bind_query_as};
 use super::tenants::now;
-use super::{SortOrder, Store, StoreError, StoreResult, conflict_or, read, write};
+use super::{Backend, SortOrder, Store, StoreError, StoreResult, conflict_or, read, write};
 
 /// Membership lists are read and written in chunks that stay under every backend's parameter limit.
 const CHUNK: usize = 500;
@@ -38,6 +38,25 @@ pub struct MemberRow {
     /// `User`/`Group` for members; `direct`/`indirect` for a user's groups.
     pub kind: String,
     pub display: Option<String>,
+}
+
+/// A row of an aggregated SQLite page: SQLite's JSON has 0/1 for booleans.
+#[derive(serde::Deserialize)]
+struct SqlitePageRow(String, String, String, String, i64, String, Option<i64>, i64);
+
+impl From<SqlitePageRow> for ResourceRow {
+    fn from(r: SqlitePageRow) -> Self {
+        ResourceRow {
+            id: r.0,
+            doc: r.1,
+            created: r.2,
+            last_modified: r.3,
+            version: r.4,
+            managing_entity: r.5,
+            active: r.6.map(|a| a != 0),
+            in_groups: r.7 != 0,
+        }
+    }
 }
 
 /// What a create or replace writes.
@@ -173,7 +192,7 @@ impl Store {
     ) -> StoreResult<(u64, Vec<ResourceRow>)> {
         let t = table(schema.kind);
         let mut buf = SqlBuf::new(self.dialect());
-        let tenant_param = buf.param(super::Param::Text(tenant.to_owned()));
+        let tenant_param = buf.param(Param::Text(tenant.to_owned()));
         let mut condition = format!("r.tenant_id = {tenant_param}");
         if let Some(filter) = query.filter {
             condition.push_str(&format!(" AND ({})", compile_filter(&mut buf, schema, filter)?));
@@ -182,7 +201,7 @@ impl Store {
             format!("SELECT count(*) FROM {} r WHERE {condition}", t.name)
         } else {
             // Kept by triggers, so an unfiltered list does not count a million rows.
-            let kind = buf.param(super::Param::Text(t.kind_name.to_owned()));
+            let kind = buf.param(Param::Text(t.kind_name.to_owned()));
             format!(
                 "SELECT coalesce((SELECT total FROM resource_counts WHERE tenant_id = {tenant_param} AND kind = {kind}), 0)"
             )
@@ -196,14 +215,36 @@ impl Store {
             Some((path, order)) => compile_sort(&mut buf, schema, path, order)?,
             None => "r.seq ASC".to_owned(),
         };
-        let limit = buf.param(super::Param::Int(query.count as i64));
-        let offset = buf.param(super::Param::Int(query.start_index.saturating_sub(1) as i64));
+        let limit = buf.param(Param::Int(query.count as i64));
+        let offset = buf.param(Param::Int(query.start_index.saturating_sub(1) as i64));
         let page_sql = format!(
             "SELECT {} FROM {} r WHERE {condition} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
             self.select_list(schema.kind),
             t.name
         );
-        let rows = read!(self, pool => bind_query_as(sqlx::query_as::<_, ResourceRow>(sqlx::AssertSqlSafe(page_sql)), &buf.params).fetch_all(pool).await)?;
+        let rows = match &*self.backend {
+            // sqlx hands each SQLite row across threads on its own; a page aggregated into one JSON
+            // row costs one hand-over instead of a hundred. SQLite aggregates a subquery's rows in
+            // the subquery's order.
+            Backend::Sqlite { read, .. } => {
+                let sql = format!(
+                    "SELECT json_group_array(json_array(p.id, p.doc, p.created, p.last_modified, p.version, \
+                     p.managing_entity, p.active, p.in_groups)) FROM ({page_sql}) p"
+                );
+                let (page,): (String,) =
+                    bind_query_as(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &buf.params).fetch_one(read).await?;
+                serde_json::from_str::<Vec<SqlitePageRow>>(&page)
+                    .map_err(|e| StoreError::Database(sqlx::Error::Decode(Box::new(e))))?
+                    .into_iter()
+                    .map(ResourceRow::from)
+                    .collect()
+            }
+            Backend::Postgres(pool) => {
+                bind_query_as(sqlx::query_as::<_, ResourceRow>(sqlx::AssertSqlSafe(page_sql)), &buf.params)
+                    .fetch_all(pool)
+                    .await?
+            }
+        };
         Ok((total.max(0) as u64, rows))
     }
 
@@ -232,33 +273,68 @@ impl Store {
                 d.json_param("$8")
             ),
         };
-        let sql = self.sql(&sql);
-        let skipped = write!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let query = sqlx::query(sql).bind(tenant).bind(&id);
-            let query = match kind {
-                ResourceKind::User => {
-                    let user_name = text(write.doc, "userName").unwrap_or_default();
-                    query.bind(user_name.clone()).bind(user_name.to_lowercase())
-                        .bind(text(write.doc, "externalId")).bind(text(write.doc, "displayName"))
-                        .bind(write.doc.get("active").and_then(Value::as_bool))
-                        .bind(write.managing_entity).bind(write.password_hash.clone())
-                }
-                ResourceKind::Group => {
-                    let name = text(write.doc, "displayName").unwrap_or_default();
-                    query.bind(name.clone()).bind(name.to_lowercase()).bind(text(write.doc, "externalId"))
-                        .bind(write.managing_entity)
-                }
-            };
-            query.bind(&now).bind(&doc_json).execute(&mut *tx).await.map_err(|e| unique_error(kind, write.doc, e))?;
-            let skipped = match write.members {
-                Some(members) => add_members!(self, tx, tenant, &id, members).0,
-                None => Vec::new(),
-            };
-            tx.commit().await?;
-            Ok::<_, StoreError>(skipped)
-        })?;
-        let row = self.get_resource(kind, tenant, &id).await?.ok_or(StoreError::NotFound)?;
+        let text_param = |key: &str| Param::OptText(text(write.doc, key));
+        let params = match kind {
+            ResourceKind::User => {
+                let user_name = text(write.doc, "userName").unwrap_or_default();
+                vec![
+                    Param::Text(tenant.to_owned()),
+                    Param::Text(id.clone()),
+                    Param::Text(user_name.clone()),
+                    Param::Text(user_name.to_lowercase()),
+                    text_param("externalId"),
+                    text_param("displayName"),
+                    Param::OptBool(write.doc.get("active").and_then(Value::as_bool)),
+                    Param::Text(write.managing_entity.to_owned()),
+                    Param::OptText(write.password_hash.clone()),
+                    Param::Text(now.clone()),
+                    Param::Text(doc_json.clone()),
+                ]
+            }
+            ResourceKind::Group => {
+                let name = text(write.doc, "displayName").unwrap_or_default();
+                vec![
+                    Param::Text(tenant.to_owned()),
+                    Param::Text(id.clone()),
+                    Param::Text(name.clone()),
+                    Param::Text(name.to_lowercase()),
+                    text_param("externalId"),
+                    Param::Text(write.managing_entity.to_owned()),
+                    Param::Text(now.clone()),
+                    Param::Text(doc_json.clone()),
+                ]
+            }
+        };
+        let sql = d.placeholders(&sql);
+        let conflict = |e| unique_error(kind, write.doc, e);
+        let skipped = match (write.members.filter(|m| !m.is_empty()), &*self.backend) {
+            (None, Backend::Sqlite { inserts, .. }) => {
+                inserts.insert(sql, params).await?.map_err(conflict)?;
+                Vec::new()
+            }
+            (None, Backend::Postgres(pool)) => {
+                bind_query(sqlx::query(sqlx::AssertSqlSafe(sql)), &params).execute(pool).await.map_err(conflict)?;
+                Vec::new()
+            }
+            (Some(members), _) => write!(self, pool => {
+                let mut tx = pool.begin().await?;
+                bind_query(sqlx::query(sqlx::AssertSqlSafe(sql)), &params).execute(&mut *tx).await.map_err(conflict)?;
+                let (skipped, _) = add_members!(self, tx, tenant, &id, members);
+                tx.commit().await?;
+                skipped
+            }),
+        };
+        // What was just written is the row: no need to read it back.
+        let row = ResourceRow {
+            id,
+            doc: doc_json,
+            created: now.clone(),
+            last_modified: now,
+            version: 1,
+            managing_entity: write.managing_entity.to_owned(),
+            active: if kind == ResourceKind::User { write.doc.get("active").and_then(Value::as_bool) } else { None },
+            in_groups: false,
+        };
         Ok((row, skipped))
     }
 
@@ -408,8 +484,8 @@ impl Store {
                  ELSE (SELECT g.display_name FROM groups g WHERE g.tenant_id = m.tenant_id AND g.id = m.member_id) END) AS display \
                  FROM group_members m WHERE m.tenant_id = $1 AND m.group_id IN ({list}) ORDER BY m.group_id, m.member_id"
             ));
-            let mut params = vec![super::Param::Text(tenant.to_owned())];
-            params.extend(chunk.iter().map(|g| super::Param::Text(g.clone())));
+            let mut params = vec![Param::Text(tenant.to_owned())];
+            params.extend(chunk.iter().map(|g| Param::Text(g.clone())));
             rows.extend(
                 read!(self, pool => bind_query_as(sqlx::query_as::<_, MemberRow>(sql), &params).fetch_all(pool).await)?,
             );
@@ -433,8 +509,8 @@ impl Store {
                  FROM up JOIN groups g ON g.tenant_id = $1 AND g.id = up.id \
                  GROUP BY up.member, up.id, g.display_name ORDER BY up.member, g.display_name"
             ));
-            let mut params = vec![super::Param::Text(tenant.to_owned())];
-            params.extend(chunk.iter().map(|u| super::Param::Text(u.clone())));
+            let mut params = vec![Param::Text(tenant.to_owned())];
+            params.extend(chunk.iter().map(|u| Param::Text(u.clone())));
             rows.extend(
                 read!(self, pool => bind_query_as(sqlx::query_as::<_, MemberRow>(sql), &params).fetch_all(pool).await)?,
             );

@@ -96,9 +96,9 @@ impl Store {
         Ok(NewToken { id, token })
     }
 
-    /// The live (not revoked) token with this secret.
-    pub async fn token_by_secret(&self, token: &str) -> StoreResult<Option<TokenRow>> {
+    /// The live (not revoked) token whose secret hashes to `hash`.
+    pub async fn token_by_hash(&self, hash: &str) -> StoreResult<Option<TokenRow>> {
         let sql = self.sql("SELECT id, tenant_id, role, client FROM tokens WHERE hash = $1 AND revoked IS NULL");
-        Ok(read!(self, pool => sqlx::query_as::<_, TokenRow>(sql).bind(hash_token(token)).fetch_optional(pool).await)?)
+        Ok(read!(self, pool => sqlx::query_as::<_, TokenRow>(sql).bind(hash).fetch_optional(pool).await)?)
     }
 }
