@@ -79,9 +79,9 @@ for req in sys.argv[1:]:
 EOF
 )"
 if [[ -n "$missing" ]]; then
-  log "installing: $(echo $missing)"
-  # shellcheck disable=SC2086  # one requirement per word
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check $missing
+  mapfile -t missing_reqs <<<"$missing"
+  log "installing: ${missing_reqs[*]}"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${missing_reqs[@]}"
 fi
 
 free_port() {

@@ -23,8 +23,8 @@ use crate::error::{ScimError, ScimResult};
 use crate::filter::{AttrPath, CompValue, CompareOp, Filter};
 use crate::resource::{
     Key, MemberRef, check_immutable, check_primary, check_required, coerce_attr, coerce_element, container_mut,
-    is_empty, is_members, is_password, is_primary, is_urn, parse_members, password_value, prune_extensions, qualified,
-    resolve_key, same_value, split_urn,
+    drop_nested_schemas, is_empty, is_members, is_password, is_primary, is_urn, parse_members, password_value,
+    prune_extensions, qualified, resolve_key, same_value, split_urn,
 };
 use crate::schema::{AttrType, AttributeDef, Mutability, ResourceSchema, SchemaDef};
 
@@ -395,9 +395,10 @@ impl<'s> Patcher<'s> {
                 Some(Key::Schemas) => {}
                 Some(Key::Attr(ext, attr)) => self.apply_plain(kind, ext, attr, value)?,
                 Some(Key::Core) => {
-                    let Value::Object(inner) = value else {
+                    let Value::Object(mut inner) = value else {
                         return Err(ScimError::invalid_value(format!("\"{key}\" must be an object")));
                     };
+                    drop_nested_schemas(&mut inner)?;
                     for (name, value) in inner {
                         let attr = schema.core_attribute(&name).ok_or_else(|| unknown_path(schema, &name))?;
                         self.apply_plain(kind, None, attr, value)?;
@@ -431,7 +432,8 @@ impl<'s> Patcher<'s> {
                 self.doc.shift_remove(&ext.id);
                 Ok(())
             }
-            (_, Some(Value::Object(map))) => {
+            (_, Some(Value::Object(mut map))) => {
+                drop_nested_schemas(&mut map)?;
                 for (name, value) in map {
                     let attr =
                         ext.attribute(&name).ok_or_else(|| unknown_path(self.schema, &qualified(Some(ext), &name)))?;
@@ -966,6 +968,28 @@ mod tests {
         let doc = patch_user(&[add(ENTERPRISE_USER, json!({"costCenter": "c1"}))]);
         assert_eq!(doc[ENTERPRISE_USER], json!({"employeeNumber": "42", "costCenter": "c1"}));
         assert!(patch_user(&[remove(ENTERPRISE_USER)]).get(ENTERPRISE_USER).is_none());
+    }
+
+    #[test]
+    fn schemas_inside_an_extension_value_is_ignored() {
+        // scim2-models sends the extension URN again inside the extension object.
+        let value = json!({"schemas": [ENTERPRISE_USER], "costCenter": "c1"});
+        for doc in [patch_user(&[add(ENTERPRISE_USER, value.clone())]), patch_user(&[replace(ENTERPRISE_USER, value)])]
+        {
+            assert_eq!(doc[ENTERPRISE_USER], json!({"employeeNumber": "42", "costCenter": "c1"}));
+        }
+        let doc = patch_user(&[add(SCIMD_USER, json!({"Schemas": [SCIMD_USER], "note": "n"}))]);
+        assert_eq!(doc[SCIMD_USER], json!({"note": "n"}));
+        let pathless = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE_USER],
+            ENTERPRISE_USER: {"schemas": [ENTERPRISE_USER], "department": "d"},
+            "urn:ietf:params:scim:schemas:core:2.0:User": {"schemas": [], "title": "t"},
+        });
+        let doc = patch_user(&[op(PatchOpKind::Add, None, Some(pathless))]);
+        assert_eq!(doc[ENTERPRISE_USER]["department"], json!("d"));
+        assert_eq!(doc["title"], json!("t"));
+        let e = fail_user(&[add(ENTERPRISE_USER, json!({"schemas": "nope"}))]);
+        assert_err(&e, ScimType::InvalidSyntax, "schemas");
     }
 
     #[test]

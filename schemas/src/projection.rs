@@ -34,6 +34,8 @@ pub struct Projection {
 enum Shape<'p> {
     Drop,
     Whole,
+    /// Whole, plus these `returned: request` sub-attributes (`attributes=members,members.display`).
+    WholeWith(Vec<&'p str>),
     Only(Vec<&'p str>),
     Except(Vec<&'p str>),
 }
@@ -64,12 +66,13 @@ impl Projection {
     }
 
     /// Projects a rendered resource (with `schemas`, `id`, `meta` and `groups`/`members` present).
-    /// `schemas` is left as rendered.
+    /// An extension left out is also left out of `schemas`, which lists what the resource shows.
     pub fn apply(&self, schema: &ResourceSchema, resource: &mut Value) {
         let Some(map) = resource.as_object_mut() else {
             return;
         };
         let keys: Vec<String> = map.keys().cloned().collect();
+        let mut dropped_extensions = Vec::new();
         for key in keys {
             if key == "schemas" {
                 continue;
@@ -91,8 +94,14 @@ impl Projection {
                 self.attributes.is_none()
             };
             if !keep {
+                if let Some(ext) = schema.extension(&key) {
+                    dropped_extensions.push(ext.id.as_str());
+                }
                 map.shift_remove(&key);
             }
+        }
+        if let Some(Value::Array(urns)) = map.get_mut("schemas") {
+            urns.retain(|urn| urn.as_str().is_none_or(|urn| !dropped_extensions.contains(&urn)));
         }
     }
 
@@ -118,16 +127,22 @@ impl Projection {
             }
             return if subs.is_empty() { Shape::Whole } else { Shape::Except(subs) };
         };
+        let mut whole = false;
         for sel in attributes.iter().filter(in_schema) {
             match (&sel.attr, &sel.sub) {
                 // A bare URN does not name `request` attributes individually.
-                (None, _) if attr.returned != Returned::Request => return Shape::Whole,
-                (Some(a), None) if *a == attr.name => return Shape::Whole,
+                (None, _) if attr.returned != Returned::Request => whole = true,
+                (Some(a), None) if *a == attr.name => whole = true,
                 (Some(a), Some(sub)) if *a == attr.name => subs.push(sub.as_str()),
                 _ => {}
             }
         }
-        if subs.is_empty() { Shape::Drop } else { Shape::Only(subs) }
+        match (whole, subs.is_empty()) {
+            (true, true) => Shape::Whole,
+            (true, false) => Shape::WholeWith(subs),
+            (false, true) => Shape::Drop,
+            (false, false) => Shape::Only(subs),
+        }
     }
 }
 
@@ -157,7 +172,7 @@ fn project_value(attr: &AttributeDef, shape: &Shape<'_>, value: &mut Value) -> b
 fn project_object(attr: &AttributeDef, shape: &Shape<'_>, map: &mut Map<String, Value>) {
     map.retain(|name, _| match attr.sub_attribute(name) {
         Some(sub) => keep_sub(shape, sub),
-        None => matches!(shape, Shape::Whole | Shape::Except(_)),
+        None => matches!(shape, Shape::Whole | Shape::WholeWith(_) | Shape::Except(_)),
     });
 }
 
@@ -168,6 +183,7 @@ fn keep_sub(shape: &Shape<'_>, sub: &AttributeDef) -> bool {
         Returned::Default | Returned::Request => match shape {
             Shape::Drop => false,
             Shape::Whole => sub.returned != Returned::Request,
+            Shape::WholeWith(names) => sub.returned != Returned::Request || names.contains(&sub.name.as_str()),
             Shape::Only(names) => names.contains(&sub.name.as_str()),
             Shape::Except(names) => sub.returned != Returned::Request && !names.contains(&sub.name.as_str()),
         },
@@ -292,7 +308,15 @@ mod tests {
     #[test]
     fn attributes_keeps_only_named_plus_schemas_and_id() {
         let out = project(&user(), Some("userName"), None);
-        assert_eq!(out, json!({"schemas": [CORE_USER, ENTERPRISE_USER], "id": "1", "userName": "a"}));
+        assert_eq!(out, json!({"schemas": [CORE_USER], "id": "1", "userName": "a"}));
+    }
+
+    #[test]
+    fn schemas_lists_only_the_extensions_left() {
+        let out = project(&user(), Some("department"), None);
+        assert_eq!(out["schemas"], json!([CORE_USER, ENTERPRISE_USER]));
+        let out = project(&user(), None, Some(ENTERPRISE_USER));
+        assert_eq!(out["schemas"], json!([CORE_USER]));
     }
 
     #[test]
@@ -427,6 +451,14 @@ mod tests {
         assert!(project_custom(Some(PROJ_EXT), None)[PROJ_EXT].get("secretCode").is_none());
         let badge = &project_custom(Some("badge.extra"), None)[PROJ_EXT]["badge"];
         assert_eq!(badge, &json!({"kind": "k", "extra": "x"}));
+    }
+
+    #[test]
+    fn naming_a_parent_and_its_request_sub_attribute_keeps_both() {
+        let badge = &project_custom(Some("badge,badge.extra"), None)[PROJ_EXT]["badge"];
+        assert_eq!(badge, &json!({"label": "l", "kind": "k", "extra": "x"}));
+        let badge = &project_custom(Some("badge.extra,badge"), None)[PROJ_EXT]["badge"];
+        assert_eq!(badge, &json!({"label": "l", "kind": "k", "extra": "x"}));
     }
 
     #[test]

@@ -221,9 +221,21 @@ fn check_schemas(value: &Value) -> ScimResult<()> {
 fn object_members(key: &str, value: Value) -> ScimResult<Map<String, Value>> {
     match value {
         Value::Null => Ok(Map::new()),
-        Value::Object(map) => Ok(map),
+        Value::Object(mut map) => {
+            drop_nested_schemas(&mut map)?;
+            Ok(map)
+        }
         other => Err(wrong_type(key, "an object", &other)),
     }
+}
+
+/// Removes `schemas` from an object held under a schema URN: clients (scim2-models among them)
+/// repeat the URN there. It must still be well-formed.
+pub(crate) fn drop_nested_schemas(map: &mut Map<String, Value>) -> ScimResult<()> {
+    while let Some(key) = map.keys().find(|k| k.eq_ignore_ascii_case("schemas")).cloned() {
+        check_schemas(&map.shift_remove(&key).unwrap_or(Value::Null))?;
+    }
+    Ok(())
 }
 
 /// The map holding an attribute: the document itself for core attributes, the extension's object
@@ -596,6 +608,14 @@ mod tests {
     fn extension_urn_keys_resolve_case_insensitively_and_are_stored_canonically() {
         let body = json!({"userName": "a", ENTERPRISE_USER.to_uppercase(): {"EmployeeNumber": "7"}});
         assert_eq!(ok(&user(), body).doc, json!({"userName": "a", ENTERPRISE_USER: {"employeeNumber": "7"}}));
+    }
+
+    #[test]
+    fn schemas_inside_an_extension_object_is_ignored() {
+        let body = json!({"userName": "a", ENTERPRISE_USER: {"schemas": [ENTERPRISE_USER], "department": "d"}});
+        assert_eq!(ok(&user(), body).doc, json!({"userName": "a", ENTERPRISE_USER: {"department": "d"}}));
+        let body = json!({"userName": "a", ENTERPRISE_USER: {"schemas": 1}});
+        assert_err(&err(&user(), body), ScimType::InvalidSyntax, "schemas");
     }
 
     #[test]

@@ -72,7 +72,9 @@ async fn tenant_token_serve_and_graceful_shutdown() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let reply = client
-        .post(format!("{base}/scim/v2/Users"))
+        .post(format!(
+            "{base}/scim/v2/Users?attributes=urn:ietf:params:scim:schemas:extension:scimd:2.0:User:managingEntity"
+        ))
         .bearer_auth(&token)
         .json(&serde_json::json!({"userName": "cli@example.com"}))
         .send()

@@ -301,7 +301,17 @@ fn database_matches_the_evaluator(db: Db, cases: u32) {
         let inner = app.group(json!({"displayName": "Group-0 team", "members": [{"value": user_ids[0]}, {"value": user_ids[1]}, {"value": user_ids[2]}]})).await;
         app.group(json!({"displayName": "outer", "members": [{"value": inner}, {"value": user_ids[2]}, {"value": user_ids[3]}]})).await;
         let all = app.list("/Users", &[("count", "1000")]).await.expect(200).body;
-        all["Resources"].as_array().expect("Resources").clone()
+        // `status` is returned on request only; the evaluator needs it in the documents.
+        let status = "urn:ietf:params:scim:schemas:extension:scimd:2.0:User:status";
+        let owned = app.list("/Users", &[("count", "1000"), ("attributes", status)]).await.expect(200).body;
+        let mut docs = all["Resources"].as_array().expect("Resources").clone();
+        for (doc, owned) in docs.iter_mut().zip(owned["Resources"].as_array().expect("Resources")) {
+            assert_eq!(doc["id"], owned["id"], "both lists are in creation order");
+            let scimd = "urn:ietf:params:scim:schemas:extension:scimd:2.0:User";
+            let ext = doc.as_object_mut().expect("object").entry(scimd).or_insert_with(|| json!({}));
+            ext.as_object_mut().expect("object").extend(owned[scimd].as_object().expect("status").clone());
+        }
+        docs
     });
     let created: Vec<String> =
         docs.iter().map(|d| d["meta"]["created"].as_str().expect("created").to_owned()).collect();

@@ -8,7 +8,8 @@ both_databases! {
     async fn members_are_stored_and_rendered_with_current_display_names(app: TestApp) {
         let alice = app.user(json!({"userName": "alice", "displayName": "Alice A."})).await;
         let bob = app.user(json!({"userName": "bob"})).await;
-        let reply = app.post("/Groups", &json!({"displayName": "Engineering", "members": [{"value": alice}, {"value": bob, "type": "User"}]})).await.expect(201);
+        // members.display is `returned: request`: asked for here, next to the whole members.
+        let reply = app.post("/Groups?attributes=members,members.display", &json!({"displayName": "Engineering", "members": [{"value": alice}, {"value": bob, "type": "User"}]})).await.expect(201);
         let group = reply.body["id"].as_str().expect("id").to_owned();
         let members = reply.body["members"].as_array().expect("members");
         assert_eq!(members.len(), 2);
@@ -20,8 +21,22 @@ both_databases! {
         assert_eq!(bob_entry["display"], "bob", "a user without displayName shows its userName");
         // Renaming a member shows on the next read: display is not copied into the group.
         app.patch(&format!("/Users/{alice}"), &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "path": "displayName", "value": "Alice B."}]})).await.expect(200);
-        let read = app.get(&format!("/Groups/{group}")).await.expect(200);
-        assert!(read.body["members"].as_array().expect("members").iter().any(|m| m["display"] == "Alice B."));
+        let read = app.get(&format!("/Groups/{group}?attributes=members.display")).await.expect(200);
+        assert!(read.body["members"].as_array().expect("members").iter().any(|m| m == &json!({"display": "Alice B."})));
+    }
+}
+
+both_databases! {
+    async fn members_read_back_as_written(app: TestApp) {
+        let alice = app.user(json!({"userName": "alice", "displayName": "Alice A."})).await;
+        let group = app.group(json!({"displayName": "g"})).await;
+        let member = json!({"value": alice, "$ref": format!("{}/scim/v2/Users/{alice}", crate::fixture::PUBLIC_URL), "type": "User"});
+        for op in ["add", "replace"] {
+            let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": op, "path": "members", "value": [member]}]});
+            let reply = app.patch(&format!("/Groups/{group}"), &body).await.expect(200);
+            assert_eq!(reply.body["members"], json!([member]), "{op}");
+            assert_eq!(app.get(&format!("/Groups/{group}")).await.expect(200).body["members"], json!([member]), "{op}");
+        }
     }
 }
 

@@ -10,5 +10,6 @@ mod filters;
 mod groups;
 mod operations;
 mod paging;
+mod search;
 mod tenancy;
 mod users;

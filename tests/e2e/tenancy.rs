@@ -51,13 +51,16 @@ both_databases! {
     }
 }
 
+/// managingEntity is server-owned: returned when asked for.
+const MANAGED: &str = "/Users?attributes=urn:ietf:params:scim:schemas:extension:scimd:2.0:User:managingEntity";
+
 both_databases! {
     async fn what_a_scim_client_creates_is_managed_by_it(app: TestApp) {
         let entra = app.tenant_token("acme", Role::Scim, Some("entra")).await;
-        let reply = app.send(app.client.post(app.url("/Users")).bearer_auth(&entra).json(&json!({"userName": "e@acme.com"}))).await.expect(201);
+        let reply = app.send(app.client.post(app.url(MANAGED)).bearer_auth(&entra).json(&json!({"userName": "e@acme.com"}))).await.expect(201);
         assert_eq!(reply.body["urn:ietf:params:scim:schemas:extension:scimd:2.0:User"]["managingEntity"], "scim:entra");
         let admin = app.tenant_token("acme", Role::Admin, None).await;
-        let reply = app.send(app.client.post(app.url("/Users")).bearer_auth(&admin).json(&json!({"userName": "a@acme.com"}))).await.expect(201);
+        let reply = app.send(app.client.post(app.url(MANAGED)).bearer_auth(&admin).json(&json!({"userName": "a@acme.com"}))).await.expect(201);
         assert_eq!(reply.body["urn:ietf:params:scim:schemas:extension:scimd:2.0:User"]["managingEntity"], "local");
         let reply = app.list("/Users", &[("filter", "urn:ietf:params:scim:schemas:extension:scimd:2.0:User:managingEntity eq \"scim:entra\"")]).await.expect(200);
         assert_eq!(reply.body["totalResults"], 1);

@@ -37,8 +37,13 @@ both_databases! {
         assert_eq!(reply.body["meta"]["version"], "W/\"1\"");
         assert_eq!(reply.header("etag"), Some("W/\"1\""));
         assert_eq!(reply.body["meta"]["created"], reply.body["meta"]["lastModified"]);
-        assert_eq!(reply.body["urn:ietf:params:scim:schemas:extension:scimd:2.0:User"]["managingEntity"], "scim:okta");
-        assert_eq!(reply.body["urn:ietf:params:scim:schemas:extension:scimd:2.0:User"]["status"], "active");
+        // Server-owned values are returned when asked for: what a client wrote reads back unchanged.
+        let scimd = "urn:ietf:params:scim:schemas:extension:scimd:2.0:User";
+        assert!(reply.body.get(scimd).is_none(), "{}", reply.body);
+        assert!(!reply.body["schemas"].as_array().expect("schemas").contains(&json!(scimd)));
+        let owned = app.get(&format!("/Users/{id}?attributes={scimd}:managingEntity,{scimd}:status")).await.expect(200);
+        assert_eq!(owned.body[scimd], json!({"status": "active", "managingEntity": "scim:okta"}));
+        assert!(owned.body["schemas"].as_array().expect("schemas").contains(&json!(scimd)));
     }
 }
 
@@ -94,7 +99,9 @@ both_databases! {
         assert_eq!(reply.body["displayName"], "Barbara");
         assert!(reply.body.get("emails").is_none(), "PUT replaces: attributes not sent are gone");
         assert_eq!(reply.body["meta"]["version"], "W/\"2\"");
-        assert_eq!(reply.body["urn:ietf:params:scim:schemas:extension:scimd:2.0:User"]["status"], "inactive");
+        let status = "urn:ietf:params:scim:schemas:extension:scimd:2.0:User:status";
+        let read = app.get(&format!("/Users/{id}?attributes={status}")).await.expect(200);
+        assert_eq!(read.body["urn:ietf:params:scim:schemas:extension:scimd:2.0:User"]["status"], "inactive");
 
         // A member's type is what the member is, whatever a client claims.
         let group = app.group(json!({"displayName": "typed", "members": [{"value": id, "type": "User"}]})).await;
@@ -177,5 +184,38 @@ both_databases! {
         // Another tenant may use the same userName.
         let token = app.tenant_token("globex", scimd::store::Role::Scim, None).await;
         app.send(app.client.post(app.url("/Users")).bearer_auth(token).json(&json!({"userName": "unique@example.com"}))).await.expect(201);
+    }
+}
+
+fn patch_op(operations: serde_json::Value) -> serde_json::Value {
+    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": operations})
+}
+
+both_databases! {
+    async fn patch_whole_extensions_with_their_urn_repeated_inside(app: TestApp) {
+        let id = app.user(bjensen()).await;
+        let path = format!("/Users/{id}");
+        let enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+        let scimd = "urn:ietf:params:scim:schemas:extension:scimd:2.0:User";
+        for op in ["add", "replace"] {
+            let reply = app.patch(&path, &patch_op(json!([
+                {"op": op, "path": enterprise, "value": {"schemas": [enterprise], "costCenter": op}},
+                {"op": op, "path": scimd, "value": {"schemas": [scimd], "note": op}}
+            ]))).await.expect(200);
+            assert_eq!(reply.body[enterprise]["costCenter"], op);
+            assert_eq!(reply.body[enterprise]["employeeNumber"], "701984", "add/replace of an extension merges");
+            assert_eq!(reply.body[scimd], json!({"note": op}), "server-owned values are not mixed into what was written");
+        }
+        let reply = app.patch(&path, &patch_op(json!([
+            {"op": "replace", "value": {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", scimd], scimd: {"schemas": [scimd], "note": "path-less"}}}
+        ]))).await.expect(200);
+        assert_eq!(reply.body[scimd], json!({"note": "path-less"}));
+
+        // Removing the extension removes what clients wrote; the server-owned values stay, on request.
+        let reply = app.patch(&path, &patch_op(json!([{"op": "remove", "path": scimd}]))).await.expect(200);
+        assert!(reply.body.get(scimd).is_none(), "{}", reply.body);
+        assert!(app.get(&path).await.expect(200).body.get(scimd).is_none());
+        let owned = app.get(&format!("{path}?attributes={scimd}:status,{scimd}:managingEntity,{scimd}:note")).await.expect(200);
+        assert_eq!(owned.body[scimd], json!({"status": "active", "managingEntity": "scim:okta"}));
     }
 }

@@ -10,7 +10,7 @@ use crate::store::SortOrder;
 pub const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 
 /// Query parameters, names matched case-insensitively (IdPs vary in spelling).
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ListParams {
     pub filter: Option<Filter>,
     pub sort_by: Option<AttrPath>,
@@ -26,6 +26,14 @@ fn integer(name: &str, value: &str) -> Result<i64, ScimError> {
         .trim()
         .parse::<i64>()
         .map_err(|_| ScimError::invalid_value(format!("{name} must be an integer, got {value:?}")))
+}
+
+pub fn parse_sort_order(value: &str) -> Result<SortOrder, ScimError> {
+    match value.to_ascii_lowercase().as_str() {
+        "ascending" => Ok(SortOrder::Ascending),
+        "descending" => Ok(SortOrder::Descending),
+        _ => Err(ScimError::invalid_value("sortOrder must be \"ascending\" or \"descending\"")),
+    }
 }
 
 /// Parses `sortBy` (`name.familyName`, `urn:…:User:userName`).
@@ -46,23 +54,31 @@ pub fn parse_attr_path(value: &str) -> Result<AttrPath, ScimError> {
 }
 
 impl ListParams {
+    /// The defaults: everything, first page of the configured size.
+    pub fn new(config: &ScimConfig) -> ListParams {
+        ListParams { start_index: 1, count: u64::from(config.default_page_size), ..Default::default() }
+    }
+
+    /// RFC 7644 §3.4.2.4: below 1 means 1.
+    pub fn set_start_index(&mut self, value: i64) {
+        self.start_index = value.max(1) as u64;
+    }
+
+    /// RFC 7644 §3.4.2.4: a negative count means 0; above the configured maximum means the maximum.
+    pub fn set_count(&mut self, value: i64, config: &ScimConfig) {
+        self.count = (value.max(0) as u64).min(u64::from(config.max_page_size));
+    }
+
+    /// From the query string of `GET /Users`, `GET /Groups`.
     pub fn parse(pairs: &[(String, String)], config: &ScimConfig) -> Result<ListParams, ScimError> {
-        let mut params =
-            ListParams { start_index: 1, count: u64::from(config.default_page_size), ..Default::default() };
+        let mut params = ListParams::new(config);
         for (key, value) in pairs {
             match key.to_ascii_lowercase().as_str() {
                 "filter" => params.filter = Some(parse_filter(value)?),
                 "sortby" => params.sort_by = Some(parse_attr_path(value)?),
-                "sortorder" => {
-                    params.sort_order = Some(match value.to_ascii_lowercase().as_str() {
-                        "ascending" => SortOrder::Ascending,
-                        "descending" => SortOrder::Descending,
-                        _ => return Err(ScimError::invalid_value("sortOrder must be \"ascending\" or \"descending\"")),
-                    })
-                }
-                // RFC 7644 §3.4.2.4: below 1 means 1; a negative count means 0.
-                "startindex" => params.start_index = integer("startIndex", value)?.max(1) as u64,
-                "count" => params.count = (integer("count", value)?.max(0) as u64).min(u64::from(config.max_page_size)),
+                "sortorder" => params.sort_order = Some(parse_sort_order(value)?),
+                "startindex" => params.set_start_index(integer("startIndex", value)?),
+                "count" => params.set_count(integer("count", value)?, config),
                 "attributes" => params.attributes = Some(value.clone()),
                 "excludedattributes" => params.excluded_attributes = Some(value.clone()),
                 _ => {}

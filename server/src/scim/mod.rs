@@ -7,13 +7,14 @@ mod json;
 mod list;
 mod render;
 mod resources;
+mod search;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::header;
 use axum::http::request::Parts;
 use axum::response::Response;
-use axum::routing::{MethodRouter, get};
+use axum::routing::{MethodRouter, get, post};
 use scimd_schemas::ScimError;
 use scimd_schemas::schema::ResourceKind;
 
@@ -71,6 +72,11 @@ fn collection(kind: ResourceKind) -> MethodRouter<AppState> {
 
 type Pairs = Query<Vec<(String, String)>>;
 
+fn search_endpoint(kind: ResourceKind) -> MethodRouter<AppState> {
+    post(move |s: State<AppState>, c: Caller, b: BaseUrl, body: ScimJson| search::search(kind, s, c, b, body))
+        .fallback(method_not_allowed)
+}
+
 fn member(kind: ResourceKind) -> MethodRouter<AppState> {
     get(move |s: State<AppState>, c: Caller, b: BaseUrl, id: Path<String>, h: axum::http::HeaderMap, q: Pairs| {
         resources::get(kind, s, c, b, id, h, q)
@@ -104,9 +110,13 @@ pub fn routes() -> Router<AppState> {
         .route("/ResourceTypes/{id}", read_only(get(discovery::resource_type_by_id)))
         .route("/Schemas", read_only(get(discovery::schemas)))
         .route("/Schemas/{id}", read_only(get(discovery::schema_by_id)))
+        .route("/.search", post(search::search_all).fallback(method_not_allowed))
         .route("/Users", collection(ResourceKind::User))
+        // A static segment wins over `{id}`, so `.search` is never taken for an id.
+        .route("/Users/.search", search_endpoint(ResourceKind::User))
         .route("/Users/{id}", member(ResourceKind::User))
         .route("/Groups", collection(ResourceKind::Group))
+        .route("/Groups/.search", search_endpoint(ResourceKind::Group))
         .route("/Groups/{id}", member(ResourceKind::Group))
         .fallback(not_found)
 }

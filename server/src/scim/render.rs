@@ -50,6 +50,8 @@ pub fn render(
         .map_err(|e| ScimError::new(500, None, format!("stored document of {} is corrupt: {e}", row.id)))?;
     let kind = schema.kind;
     if kind == ResourceKind::User {
+        // `returned: request` in the schema: a client reads back the extension exactly as it wrote
+        // it, and asks for these server-owned values by name.
         let status = if row.active == Some(false) { "inactive" } else { "active" };
         let ext = doc
             .as_object_mut()

@@ -89,8 +89,31 @@ pub async fn list(
     Query(pairs): Pairs,
 ) -> ApiResult<Response> {
     caller.require_scim()?;
-    let schema = state.registry.of(kind);
     let params = ListParams::parse(&pairs, &state.config.scim)?;
+    list_with(&state, kind, &caller.tenant_id, &base, &params).await
+}
+
+/// A `ListResponse` of one resource type: `GET /Users` and `POST /Users/.search`.
+pub async fn list_with(
+    state: &AppState,
+    kind: ResourceKind,
+    tenant: &str,
+    base: &str,
+    params: &ListParams,
+) -> ApiResult<Response> {
+    let (total, resources) = list_page(state, kind, tenant, base, params).await?;
+    Ok(scim_response(StatusCode::OK, &list_response(resources, total, params.start_index)))
+}
+
+/// How many resources of this type match, and the rendered page `params` selects.
+pub async fn list_page(
+    state: &AppState,
+    kind: ResourceKind,
+    tenant: &str,
+    base: &str,
+    params: &ListParams,
+) -> ApiResult<(u64, Vec<Value>)> {
+    let schema = state.registry.of(kind);
     let projection = Projection::parse(schema, params.attributes.as_deref(), params.excluded_attributes.as_deref())?;
     let query = ListQuery {
         filter: params.filter.as_ref(),
@@ -98,9 +121,9 @@ pub async fn list(
         start_index: params.start_index,
         count: params.count,
     };
-    let (total, rows) = state.store.list_resources(schema, &caller.tenant_id, &query).await?;
-    let resources = render_rows(&state, schema, &base, &caller.tenant_id, &rows, &projection).await?;
-    Ok(scim_response(StatusCode::OK, &list_response(resources, total, params.start_index)))
+    let (total, rows) = state.store.list_resources(schema, tenant, &query).await?;
+    let resources = render_rows(state, schema, base, tenant, &rows, &projection).await?;
+    Ok((total, resources))
 }
 
 async fn load(state: &AppState, kind: ResourceKind, tenant: &str, id: &str) -> ApiResult<ResourceRow> {
