@@ -39,6 +39,21 @@ both_databases! {
 }
 
 both_databases! {
+    async fn a_unique_match_pages_like_any_other_list(app: TestApp) {
+        app.user(json!({"userName": "only@example.com"})).await;
+        let filter = ("filter", "userName eq \"ONLY@example.com\"");
+        let reply = app.list("/Users", &[filter]).await.expect(200);
+        assert_eq!((reply.body["totalResults"].as_u64(), reply.body["itemsPerPage"].as_u64()), (Some(1), Some(1)));
+        let reply = app.list("/Users", &[filter, ("startIndex", "2")]).await.expect(200);
+        assert_eq!((reply.body["totalResults"].as_u64(), reply.body["itemsPerPage"].as_u64()), (Some(1), Some(0)));
+        let reply = app.list("/Users", &[filter, ("count", "0")]).await.expect(200);
+        assert_eq!((reply.body["totalResults"].as_u64(), reply.body["itemsPerPage"].as_u64()), (Some(1), Some(0)));
+        let reply = app.list("/Users", &[("filter", "userName eq \"only@example.com\" and active eq true")]).await.expect(200);
+        assert_eq!(reply.body["totalResults"], 0);
+    }
+}
+
+both_databases! {
     async fn no_match_is_an_empty_list_response(app: TestApp) {
         let reply = app.list("/Users", &[("filter", "userName eq \"nobody\"")]).await.expect(200);
         assert_eq!(reply.body, json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "totalResults": 0, "startIndex": 1, "itemsPerPage": 0, "Resources": []}));

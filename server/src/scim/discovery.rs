@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::BaseUrl;
 use super::error::ApiResult;
-use super::json::scim_response;
+use super::json::{scim_response, scim_text_response};
 use super::list::list_response;
 use crate::http::AppState;
 
@@ -60,7 +60,7 @@ fn resource_type(schema: &ResourceSchema, base: &str) -> Value {
 pub async fn resource_types(State(state): State<AppState>, BaseUrl(base): BaseUrl) -> Response {
     let items = [&state.registry.user, &state.registry.group].map(|s| resource_type(s, &base)).to_vec();
     let total = items.len() as u64;
-    scim_response(StatusCode::OK, &list_response(items, total, 1))
+    scim_text_response(StatusCode::OK, list_response(&texts(&items), total, 1))
 }
 
 pub async fn resource_type_by_id(
@@ -85,7 +85,7 @@ fn schema_resource(schema: &SchemaDef, base: &str) -> Value {
 pub async fn schemas(State(state): State<AppState>, BaseUrl(base): BaseUrl) -> Response {
     let items: Vec<Value> = state.registry.all_schemas().map(|s| schema_resource(s, &base)).collect();
     let total = items.len() as u64;
-    scim_response(StatusCode::OK, &list_response(items, total, 1))
+    scim_text_response(StatusCode::OK, list_response(&texts(&items), total, 1))
 }
 
 pub async fn schema_by_id(
@@ -99,4 +99,8 @@ pub async fn schema_by_id(
         .find(|s| s.id.eq_ignore_ascii_case(&id))
         .ok_or_else(|| ScimError::not_found(format!("no schema {id:?}: see /Schemas")))?;
     Ok(scim_response(StatusCode::OK, &schema_resource(schema, &base)))
+}
+
+fn texts(items: &[Value]) -> Vec<String> {
+    items.iter().map(Value::to_string).collect()
 }

@@ -47,7 +47,12 @@ impl<S: Send + Sync> FromRequest<S> for ScimJson {
 
 /// A SCIM JSON response with a status.
 pub fn scim_response(status: StatusCode, body: &Value) -> Response {
-    let mut response = (status, body.to_string()).into_response();
+    scim_text_response(status, body.to_string())
+}
+
+/// A SCIM response whose JSON is already written.
+pub fn scim_text_response(status: StatusCode, body: String) -> Response {
+    let mut response = (status, body).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_CONTENT_TYPE));
     response
 }

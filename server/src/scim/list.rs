@@ -2,7 +2,6 @@
 
 use scimd_schemas::ScimError;
 use scimd_schemas::filter::{AttrPath, Filter, parse_filter};
-use serde_json::{Value, json};
 
 use crate::config::ScimConfig;
 use crate::store::SortOrder;
@@ -88,12 +87,19 @@ impl ListParams {
     }
 }
 
-pub fn list_response(resources: Vec<Value>, total: u64, start_index: u64) -> Value {
-    json!({
-        "schemas": [LIST_RESPONSE],
-        "totalResults": total,
-        "startIndex": start_index,
-        "itemsPerPage": resources.len(),
-        "Resources": resources,
-    })
+/// A `ListResponse` around resources already written as JSON text.
+pub fn list_response(resources: &[String], total: u64, start_index: u64) -> String {
+    let mut out = String::with_capacity(128 + resources.iter().map(|r| r.len() + 1).sum::<usize>());
+    out.push_str(&format!(
+        "{{\"schemas\":[\"{LIST_RESPONSE}\"],\"totalResults\":{total},\"startIndex\":{start_index},\"itemsPerPage\":{},\"Resources\":[",
+        resources.len()
+    ));
+    for (i, resource) in resources.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(resource);
+    }
+    out.push_str("]}");
+    out
 }

@@ -8,6 +8,7 @@ mod list;
 mod render;
 mod resources;
 mod search;
+mod wire;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, Path, Query, State};

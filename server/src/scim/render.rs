@@ -17,7 +17,8 @@ pub fn parse_etag(value: &str) -> Option<i64> {
     value.trim().trim_start_matches("W/").trim_matches('"').parse().ok()
 }
 
-fn related_list(base_url: &str, kind: ResourceKind, rows: &[&MemberRow]) -> Value {
+/// `groups` of a user or `members` of a group; `display` only when `with_display`.
+pub(crate) fn related_list(base_url: &str, kind: ResourceKind, rows: &[&MemberRow], with_display: bool) -> Value {
     let items = rows
         .iter()
         .map(|row| {
@@ -28,7 +29,7 @@ fn related_list(base_url: &str, kind: ResourceKind, rows: &[&MemberRow]) -> Valu
             let mut item = Map::new();
             item.insert("value".into(), json!(row.value));
             item.insert("$ref".into(), json!(format!("{base_url}/{endpoint}/{}", row.value)));
-            if let Some(display) = &row.display {
+            if let Some(display) = row.display.as_ref().filter(|_| with_display) {
                 item.insert("display".into(), json!(display));
             }
             item.insert("type".into(), json!(row.kind));
@@ -70,7 +71,7 @@ pub fn render(
     }
     if let Some(related) = related.filter(|r| !r.is_empty()) {
         let name = if kind == ResourceKind::User { "groups" } else { "members" };
-        out.insert(name.into(), related_list(base_url, kind, related));
+        out.insert(name.into(), related_list(base_url, kind, related, true));
     }
     out.insert(
         "meta".into(),

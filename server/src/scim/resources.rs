@@ -12,12 +12,12 @@ use scimd_schemas::resource::{MemberRef, prepare_write};
 use scimd_schemas::schema::{ResourceKind, ResourceSchema};
 use serde_json::Value;
 
-use super::BaseUrl;
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
-use super::json::{ScimJson, scim_response};
+use super::json::{ScimJson, scim_text_response};
 use super::list::{ListParams, list_response};
 use super::render::{etag, parse_etag, render};
+use super::{BaseUrl, wire};
 use crate::http::AppState;
 use crate::password;
 use crate::store::{ListQuery, MemberDelta, MemberRow, ResourceChange, ResourceRow, ResourceWrite, SortOrder};
@@ -49,7 +49,7 @@ async fn render_rows(
     tenant: &str,
     rows: &[ResourceRow],
     projection: &Projection,
-) -> ApiResult<Vec<Value>> {
+) -> ApiResult<Vec<String>> {
     let (related_name, needs) = match schema.kind {
         ResourceKind::User => ("groups", rows.iter().filter(|r| r.in_groups).map(|r| r.id.clone()).collect::<Vec<_>>()),
         ResourceKind::Group => ("members", rows.iter().map(|r| r.id.clone()).collect()),
@@ -64,12 +64,17 @@ async fn render_rows(
     for row in &related {
         by_owner.entry(row.owner.as_str()).or_default().push(row);
     }
+    let as_stored = *projection == Projection::default() && wire::renders_as_stored(schema);
     rows.iter()
         .map(|row| {
             let related = shown.then(|| by_owner.get(row.id.as_str()).map_or(&[][..], Vec::as_slice));
+            let mut text = String::with_capacity(row.doc.len() + 512);
+            if as_stored && wire::write_resource(&mut text, schema, base, row, related) {
+                return Ok(text);
+            }
             let mut resource = render(schema, base, row, related)?;
             projection.apply(schema, &mut resource);
-            Ok(resource)
+            Ok(resource.to_string())
         })
         .collect()
 }
@@ -102,7 +107,7 @@ pub async fn list_with(
     params: &ListParams,
 ) -> ApiResult<Response> {
     let (total, resources) = list_page(state, kind, tenant, base, params).await?;
-    Ok(scim_response(StatusCode::OK, &list_response(resources, total, params.start_index)))
+    Ok(scim_text_response(StatusCode::OK, list_response(&resources, total, params.start_index)))
 }
 
 /// How many resources of this type match, and the rendered page `params` selects.
@@ -112,7 +117,7 @@ pub async fn list_page(
     tenant: &str,
     base: &str,
     params: &ListParams,
-) -> ApiResult<(u64, Vec<Value>)> {
+) -> ApiResult<(u64, Vec<String>)> {
     let schema = state.registry.of(kind);
     let projection = Projection::parse(schema, params.attributes.as_deref(), params.excluded_attributes.as_deref())?;
     let query = ListQuery {
@@ -142,13 +147,14 @@ async fn respond_with(
     let schema = state.registry.of(kind);
     let projection = Projection::parse(schema, param(pairs, "attributes"), param(pairs, "excludedAttributes"))?;
     let version = row.version;
+    let row_id = row.id.clone();
     let resource = render_rows(state, schema, base, tenant, std::slice::from_ref(&row), &projection)
         .await?
         .pop()
         .expect("one row renders to one resource");
-    let mut response = with_etag(scim_response(status, &resource), version);
+    let mut response = with_etag(scim_text_response(status, resource), version);
     if status == StatusCode::CREATED
-        && let Some(location) = resource["meta"]["location"].as_str().and_then(|l| HeaderValue::from_str(l).ok())
+        && let Ok(location) = HeaderValue::from_str(&format!("{base}{}/{}", kind.endpoint(), row_id))
     {
         response.headers_mut().insert(header::LOCATION, location);
     }

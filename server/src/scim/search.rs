@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::BaseUrl;
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
-use super::json::{ScimJson, scim_response};
+use super::json::{ScimJson, scim_text_response};
 use super::list::{ListParams, list_response, parse_attr_path, parse_sort_order};
 use super::resources::{list_page, list_with};
 use crate::config::ScimConfig;
@@ -141,5 +141,5 @@ pub async fn search_all(
     if filter_errors.len() == ROOT_KINDS.len() {
         return Err(ApiError(filter_errors.swap_remove(0)));
     }
-    Ok(scim_response(StatusCode::OK, &list_response(resources, total, params.start_index)))
+    Ok(scim_text_response(StatusCode::OK, list_response(&resources, total, params.start_index)))
 }

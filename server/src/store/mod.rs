@@ -9,6 +9,7 @@ mod batch;
 mod dialect;
 mod filter_sql;
 mod params;
+mod point_read;
 mod resources;
 mod tenants;
 
@@ -46,6 +47,8 @@ pub enum StoreError {
     Scim(#[from] scimd_schemas::ScimError),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -60,6 +63,8 @@ enum Backend {
         write: SqlitePool,
         /// Single-row inserts, committed in batches (see `batch`).
         inserts: batch::InsertQueue,
+        /// Indexed single-row reads on the calling thread; None for an in-memory database.
+        points: Option<Arc<point_read::PointReader>>,
     },
     Postgres(PgPool),
 }
@@ -106,6 +111,7 @@ impl Store {
                 .foreign_keys(true)
                 .pragma("cache_size", "-65536");
             let in_memory = raw.contains(":memory:");
+            let filename = options.get_filename().to_owned();
             let write = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
             let read = if in_memory {
                 // Each connection to :memory: is its own database: share the one connection.
@@ -119,7 +125,8 @@ impl Store {
             };
             SQLITE_MIGRATIONS.run(&write).await?;
             let inserts = batch::InsertQueue::start(write.clone());
-            Backend::Sqlite { read, write, inserts }
+            let points = (!in_memory).then(|| Arc::new(point_read::PointReader::new(filename)));
+            Backend::Sqlite { read, write, inserts, points }
         } else if raw.starts_with("postgres:") || raw.starts_with("postgresql:") {
             let pool =
                 PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect(raw).await?;

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use scimd_schemas::filter::{AttrPath, Filter};
+use scimd_schemas::filter::{AttrPath, CompValue, CompareOp, Filter};
 use scimd_schemas::resource::{MemberRef, MemberType};
 use scimd_schemas::schema::{ResourceKind, ResourceSchema};
 use serde_json::Value;
@@ -180,6 +180,10 @@ impl Store {
             self.select_list(kind),
             table(kind).name
         ));
+        if let Backend::Sqlite { points: Some(points), .. } = &*self.backend {
+            let params = [Param::Text(tenant.to_owned()), Param::Text(id.to_owned())];
+            return Ok(points.resources(&sql.0, &params)?.pop());
+        }
         Ok(read!(self, pool => sqlx::query_as::<_, ResourceRow>(sql).bind(tenant).bind(id).fetch_optional(pool).await)?)
     }
 
@@ -206,9 +210,9 @@ impl Store {
                 "SELECT coalesce((SELECT total FROM resource_counts WHERE tenant_id = {tenant_param} AND kind = {kind}), 0)"
             )
         };
-        let total_params = buf.params.clone();
-        let total: i64 = read!(self, pool => bind_query_as(sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(total_sql)), &total_params).fetch_one(pool).await)?.0;
+        let filter_params = buf.params.len();
         if query.count == 0 {
+            let total: i64 = read!(self, pool => bind_query_as(sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(total_sql)), &buf.params).fetch_one(pool).await)?.0;
             return Ok((total.max(0) as u64, Vec::new()));
         }
         let order = match query.sort {
@@ -222,27 +226,43 @@ impl Store {
             self.select_list(schema.kind),
             t.name
         );
-        let rows = match &*self.backend {
-            // sqlx hands each SQLite row across threads on its own; a page aggregated into one JSON
-            // row costs one hand-over instead of a hundred. SQLite aggregates a subquery's rows in
-            // the subquery's order.
+        let (total, rows) = match &*self.backend {
+            // At most one row by a unique index: as cheap as a GET by id, read on this thread.
+            Backend::Sqlite { points: Some(points), .. }
+                if query.filter.is_some_and(|f| selects_at_most_one(schema, f)) =>
+            {
+                let rows = points.resources(&page_sql, &buf.params)?;
+                // A first page holds every match there is.
+                let total = if query.start_index <= 1 {
+                    rows.len() as i64
+                } else {
+                    points.count(&total_sql, &buf.params[..filter_params])?
+                };
+                (total, rows)
+            }
+            // sqlx hands each SQLite statement, and each row, across threads on its own: the count
+            // and the page aggregated into one JSON row cost one hand-over instead of a hundred.
+            // SQLite aggregates a subquery's rows in the subquery's order.
             Backend::Sqlite { read, .. } => {
                 let sql = format!(
-                    "SELECT json_group_array(json_array(p.id, p.doc, p.created, p.last_modified, p.version, \
-                     p.managing_entity, p.active, p.in_groups)) FROM ({page_sql}) p"
+                    "SELECT ({total_sql}), (SELECT json_group_array(json_array(p.id, p.doc, p.created, \
+                     p.last_modified, p.version, p.managing_entity, p.active, p.in_groups)) FROM ({page_sql}) p)"
                 );
-                let (page,): (String,) =
+                let (total, page): (i64, String) =
                     bind_query_as(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &buf.params).fetch_one(read).await?;
-                serde_json::from_str::<Vec<SqlitePageRow>>(&page)
+                let rows = serde_json::from_str::<Vec<SqlitePageRow>>(&page)
                     .map_err(|e| StoreError::Database(sqlx::Error::Decode(Box::new(e))))?
                     .into_iter()
                     .map(ResourceRow::from)
-                    .collect()
+                    .collect();
+                (total, rows)
             }
             Backend::Postgres(pool) => {
-                bind_query_as(sqlx::query_as::<_, ResourceRow>(sqlx::AssertSqlSafe(page_sql)), &buf.params)
-                    .fetch_all(pool)
-                    .await?
+                // PostgreSQL refuses unused parameters: the count binds only the filter's.
+                let count = sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(total_sql));
+                let (total,) = bind_query_as(count, &buf.params[..filter_params]).fetch_one(pool).await?;
+                let page = sqlx::query_as::<_, ResourceRow>(sqlx::AssertSqlSafe(page_sql));
+                (total, bind_query_as(page, &buf.params).fetch_all(pool).await?)
             }
         };
         Ok((total.max(0) as u64, rows))
@@ -516,6 +536,25 @@ impl Store {
             );
         }
         Ok(rows)
+    }
+}
+
+/// Whether a filter pins a unique indexed attribute (`userName eq`, `id eq`, a group's
+/// `displayName eq`), alone or in an `and`: an index lookup of at most one row, cheap enough to run
+/// on the calling thread.
+fn selects_at_most_one(schema: &ResourceSchema, filter: &Filter) -> bool {
+    match filter {
+        Filter::Compare(path, CompareOp::Eq, CompValue::Str(_)) if path.sub.is_none() => {
+            schema.resolve(path).is_ok_and(|r| {
+                r.extension.is_none()
+                    && matches!(
+                        (schema.kind, r.attr.name.as_str()),
+                        (_, "id") | (ResourceKind::User, "userName") | (ResourceKind::Group, "displayName")
+                    )
+            })
+        }
+        Filter::And(items) => items.iter().any(|f| selects_at_most_one(schema, f)),
+        _ => false,
     }
 }
 
