@@ -28,7 +28,8 @@ pub fn hr_schema() -> String {
             {"name": "hired", "type": "dateTime", "multiValued": false, "required": false, "caseExact": false, "mutability": "readWrite", "returned": "default", "uniqueness": "none"},
             {"name": "contractor", "type": "boolean", "multiValued": false, "required": false, "caseExact": false, "mutability": "readWrite", "returned": "default", "uniqueness": "none"},
             {"name": "tags", "type": "string", "multiValued": true, "required": false, "caseExact": false, "mutability": "readWrite", "returned": "default", "uniqueness": "none"},
-            {"name": "badge", "type": "string", "multiValued": false, "required": false, "caseExact": true, "mutability": "readWrite", "returned": "default", "uniqueness": "none"}
+            {"name": "badge", "type": "string", "multiValued": false, "required": false, "caseExact": true, "mutability": "readWrite", "returned": "default", "uniqueness": "none"},
+            {"name": "badgeSerial", "type": "string", "multiValued": false, "required": false, "caseExact": true, "mutability": "immutable", "returned": "default", "uniqueness": "none"}
         ]
     })
     .to_string()
@@ -448,6 +449,33 @@ async fn custom_extension_attributes_filter_and_sort_like_core_ones(db: Db) {
     assert!(schemas["Resources"].as_array().expect("list").iter().any(|s| s["id"] == HR));
     let types = app.get("/ResourceTypes/User").await.expect(200).body;
     assert!(types["schemaExtensions"].as_array().expect("list").iter().any(|s| s["schema"] == HR));
+}
+
+async fn immutable_attributes_cannot_change_through_put(db: Db) {
+    let Some((app, _registry, _dir)) = app_with_hr(db).await else { return };
+    let id = app.user(json!({"userName": "imm", HR: {"badgeSerial": "B-1"}})).await;
+    let path = format!("/Users/{id}");
+    let reply = app
+        .put(&path, &json!({"userName": "imm", HR: {"badgeSerial": "B-2"}}))
+        .await
+        .expect_error(400, Some("mutability"));
+    assert!(reply.body["detail"].as_str().expect("detail").contains("badgeSerial"), "{}", reply.body);
+    let reply = app
+        .put(&path, &json!({"userName": "imm", "nickName": "same serial", HR: {"badgeSerial": "B-1"}}))
+        .await
+        .expect(200);
+    assert_eq!(reply.body[HR]["badgeSerial"], "B-1");
+    assert_eq!(app.get(&path).await.body["nickName"], "same serial");
+}
+
+#[tokio::test]
+async fn immutable_on_sqlite() {
+    immutable_attributes_cannot_change_through_put(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn immutable_on_postgres() {
+    immutable_attributes_cannot_change_through_put(Db::Postgres).await;
 }
 
 #[tokio::test]

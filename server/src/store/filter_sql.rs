@@ -470,7 +470,8 @@ impl<'a> Compiler<'a> {
                 Some(high) => format!("{x} >= {low} AND {x} < {}", self.buf.param(Param::Text(high))),
                 None => format!("{x} >= {low}"),
             };
-            return format!("({} IS NOT NULL AND {range})", scalar.expr);
+            // Guarded on `x` itself (lower(NULL) is NULL): an index on `x` answers the whole test.
+            return format!("({x} IS NOT NULL AND {range})");
         }
         let v = self.buf.param(Param::Text(value));
         let dialect = self.dialect();
@@ -480,7 +481,7 @@ impl<'a> Compiler<'a> {
             CompareOp::Ew => dialect.ends_with(&x, &v),
             other => format!("{x} {} {v}", Self::ordering_op(other).unwrap_or("=")),
         };
-        Self::negate_if_ne(op, format!("({} IS NOT NULL AND {comparison})", scalar.expr))
+        Self::negate_if_ne(op, format!("({x} IS NOT NULL AND {comparison})"))
     }
 
     fn sort_key(&mut self, resolved: &Resolved) -> Result<String> {

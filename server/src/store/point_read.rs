@@ -38,6 +38,7 @@ impl PointReader {
                 )?;
                 conn.busy_timeout(Duration::from_secs(10))?;
                 conn.set_prepared_statement_cache_capacity(64);
+                conn.pragma_update(None, "cache_size", super::SQLITE_CACHE_KIB)?;
                 conn
             }
         };
