@@ -7,7 +7,7 @@
 use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
-use super::params::{Param, bind_query};
+use super::params::{Param, bind};
 use super::{StoreError, StoreResult};
 
 /// The most inserts one transaction takes, so one batch's latency stays bounded.
@@ -64,14 +64,13 @@ async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<Insert>) {
 async fn write(pool: &SqlitePool, batch: &[Insert]) -> Result<Vec<Result<(), sqlx::Error>>, sqlx::Error> {
     if let [single] = batch {
         // Nothing to share a transaction with: one statement commits on its own.
-        let outcome =
-            bind_query(sqlx::query(sqlx::AssertSqlSafe(single.sql.clone())), &single.params).execute(pool).await;
+        let outcome = bind!(sqlx::query(sqlx::AssertSqlSafe(single.sql.clone())), &single.params).execute(pool).await;
         return Ok(vec![outcome.map(|_| ())]);
     }
     let mut tx = pool.begin().await?;
     let mut outcomes = Vec::with_capacity(batch.len());
     for insert in batch {
-        let query = bind_query(sqlx::query(sqlx::AssertSqlSafe(insert.sql.clone())), &insert.params);
+        let query = bind!(sqlx::query(sqlx::AssertSqlSafe(insert.sql.clone())), &insert.params);
         let outcome = query.execute(&mut *tx).await.map(|_| ());
         if let Err(err) = &outcome
             && !err.as_database_error().is_some_and(|db| db.is_unique_violation())

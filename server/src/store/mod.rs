@@ -6,6 +6,7 @@
 //! database URL, when the store opens.
 
 mod batch;
+mod checkpoint;
 mod dialect;
 mod filter_sql;
 mod params;
@@ -114,12 +115,15 @@ impl Store {
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
                 .pragma("cache_size", SQLITE_CACHE_KIB)
-                // Checkpoints (each with an fsync) every 64 MiB of WAL rather than every 4 MiB: a page
-                // written many times between checkpoints is copied into the database once.
-                .pragma("wal_autocheckpoint", "16384");
+                // A backstop only: checkpoints run in the background (see `checkpoint`).
+                .pragma("wal_autocheckpoint", "65536");
             let in_memory = raw.contains(":memory:");
             let filename = options.get_filename().to_owned();
             let write = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+            if !in_memory {
+                let own = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+                checkpoint::start(own, write.clone());
+            }
             let read = if in_memory {
                 // Each connection to :memory: is its own database: share the one connection.
                 write.clone()
@@ -132,6 +136,7 @@ impl Store {
             };
             SQLITE_MIGRATIONS.run(&write).await?;
             let inserts = batch::InsertQueue::start(write.clone());
+
             let points = (!in_memory).then(|| Arc::new(point_read::PointReader::new(filename)));
             Backend::Sqlite { read, write, inserts, points }
         } else if raw.starts_with("postgres:") || raw.starts_with("postgresql:") {

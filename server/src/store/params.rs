@@ -1,7 +1,4 @@
-//! Values bound to dynamically built SQL, and binding them on either backend.
-
-use sqlx::query::{Query, QueryAs};
-use sqlx::{Database, Encode, Type};
+//! Values bound to dynamically built SQL.
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Param {
@@ -14,51 +11,24 @@ pub enum Param {
     OptBool(Option<bool>),
 }
 
-pub fn bind_query<'q, DB>(mut query: Query<'q, DB, DB::Arguments>, params: &[Param]) -> Query<'q, DB, DB::Arguments>
-where
-    DB: Database,
-    for<'a> String: Encode<'a, DB> + Type<DB>,
-    for<'a> i64: Encode<'a, DB> + Type<DB>,
-    for<'a> f64: Encode<'a, DB> + Type<DB>,
-    for<'a> bool: Encode<'a, DB> + Type<DB>,
-    for<'a> Option<String>: Encode<'a, DB> + Type<DB>,
-    for<'a> Option<bool>: Encode<'a, DB> + Type<DB>,
-{
-    for param in params {
-        query = match param {
-            Param::Text(s) => query.bind(s.clone()),
-            Param::Int(i) => query.bind(*i),
-            Param::Float(f) => query.bind(*f),
-            Param::Bool(b) => query.bind(*b),
-            Param::OptText(s) => query.bind(s.clone()),
-            Param::OptBool(b) => query.bind(*b),
-        };
-    }
-    query
+/// Binds each parameter, in order, to a sqlx `query`/`query_as`. A macro rather than a generic
+/// function: it expands where the backend is concrete (inside `read!`/`write!`), so no trait
+/// bounds per parameter type are needed.
+macro_rules! bind {
+    ($query:expr, $params:expr) => {{
+        let mut query = $query;
+        for param in $params {
+            query = match param {
+                $crate::store::Param::Text(s) => query.bind(s.clone()),
+                $crate::store::Param::Int(i) => query.bind(*i),
+                $crate::store::Param::Float(f) => query.bind(*f),
+                $crate::store::Param::Bool(b) => query.bind(*b),
+                $crate::store::Param::OptText(s) => query.bind(s.clone()),
+                $crate::store::Param::OptBool(b) => query.bind(*b),
+            };
+        }
+        query
+    }};
 }
 
-pub fn bind_query_as<'q, DB, O>(
-    mut query: QueryAs<'q, DB, O, DB::Arguments>,
-    params: &[Param],
-) -> QueryAs<'q, DB, O, DB::Arguments>
-where
-    DB: Database,
-    for<'a> String: Encode<'a, DB> + Type<DB>,
-    for<'a> i64: Encode<'a, DB> + Type<DB>,
-    for<'a> f64: Encode<'a, DB> + Type<DB>,
-    for<'a> bool: Encode<'a, DB> + Type<DB>,
-    for<'a> Option<String>: Encode<'a, DB> + Type<DB>,
-    for<'a> Option<bool>: Encode<'a, DB> + Type<DB>,
-{
-    for param in params {
-        query = match param {
-            Param::Text(s) => query.bind(s.clone()),
-            Param::Int(i) => query.bind(*i),
-            Param::Float(f) => query.bind(*f),
-            Param::Bool(b) => query.bind(*b),
-            Param::OptText(s) => query.bind(s.clone()),
-            Param::OptBool(b) => query.bind(*b),
-        };
-    }
-    query
-}
+pub(crate) use bind;

@@ -9,7 +9,7 @@ use scimd_schemas::schema::{ResourceKind, ResourceSchema};
 use serde_json::Value;
 
 use super::filter_sql::{SqlBuf, compile_filter, compile_sort};
-use super::params::{Param, bind_query, bind_query_as};
+use super::params::{Param, bind};
 use super::tenants::now;
 use super::{Backend, SortOrder, Store, StoreError, StoreResult, conflict_or, read, write};
 
@@ -212,7 +212,7 @@ impl Store {
         };
         let filter_params = buf.params.len();
         if query.count == 0 {
-            let total: i64 = read!(self, pool => bind_query_as(sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(total_sql)), &buf.params).fetch_one(pool).await)?.0;
+            let total: i64 = read!(self, pool => bind!(sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(total_sql)), &buf.params).fetch_one(pool).await)?.0;
             return Ok((total.max(0) as u64, Vec::new()));
         }
         let order = match query.sort {
@@ -259,7 +259,7 @@ impl Store {
                      p.last_modified, p.version, p.managing_entity, p.active, p.in_groups)) FROM ({page_sql}) p)"
                 );
                 let (total, page): (i64, String) =
-                    bind_query_as(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &buf.params).fetch_one(read).await?;
+                    bind!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &buf.params).fetch_one(read).await?;
                 let rows = serde_json::from_str::<Vec<SqlitePageRow>>(&page)
                     .map_err(|e| StoreError::Database(sqlx::Error::Decode(Box::new(e))))?
                     .into_iter()
@@ -270,9 +270,9 @@ impl Store {
             Backend::Postgres(pool) => {
                 // PostgreSQL refuses unused parameters: the count binds only the filter's.
                 let count = sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(total_sql));
-                let (total,) = bind_query_as(count, &buf.params[..filter_params]).fetch_one(pool).await?;
+                let (total,) = bind!(count, &buf.params[..filter_params]).fetch_one(pool).await?;
                 let page = sqlx::query_as::<_, ResourceRow>(sqlx::AssertSqlSafe(page_sql));
-                (total, bind_query_as(page, &buf.params).fetch_all(pool).await?)
+                (total, bind!(page, &buf.params).fetch_all(pool).await?)
             }
         };
         Ok((total.max(0) as u64, rows))
@@ -343,12 +343,12 @@ impl Store {
                 Vec::new()
             }
             (None, Backend::Postgres(pool)) => {
-                bind_query(sqlx::query(sqlx::AssertSqlSafe(sql)), &params).execute(pool).await.map_err(conflict)?;
+                bind!(sqlx::query(sqlx::AssertSqlSafe(sql)), &params).execute(pool).await.map_err(conflict)?;
                 Vec::new()
             }
             (Some(members), _) => write!(self, pool => {
                 let mut tx = pool.begin().await?;
-                bind_query(sqlx::query(sqlx::AssertSqlSafe(sql)), &params).execute(&mut *tx).await.map_err(conflict)?;
+                bind!(sqlx::query(sqlx::AssertSqlSafe(sql)), &params).execute(&mut *tx).await.map_err(conflict)?;
                 let (skipped, _) = add_members!(self, tx, tenant, &id, members);
                 tx.commit().await?;
                 skipped
@@ -517,7 +517,7 @@ impl Store {
             let mut params = vec![Param::Text(tenant.to_owned())];
             params.extend(chunk.iter().map(|g| Param::Text(g.clone())));
             rows.extend(
-                read!(self, pool => bind_query_as(sqlx::query_as::<_, MemberRow>(sql), &params).fetch_all(pool).await)?,
+                read!(self, pool => bind!(sqlx::query_as::<_, MemberRow>(sql), &params).fetch_all(pool).await)?,
             );
         }
         self.member_rows_read.fetch_add(rows.len() as u64, std::sync::atomic::Ordering::Relaxed);
@@ -542,7 +542,7 @@ impl Store {
             let mut params = vec![Param::Text(tenant.to_owned())];
             params.extend(chunk.iter().map(|u| Param::Text(u.clone())));
             rows.extend(
-                read!(self, pool => bind_query_as(sqlx::query_as::<_, MemberRow>(sql), &params).fetch_all(pool).await)?,
+                read!(self, pool => bind!(sqlx::query_as::<_, MemberRow>(sql), &params).fetch_all(pool).await)?,
             );
         }
         Ok(rows)
