@@ -33,9 +33,6 @@ pub use tenants::{NewToken, Role, Tenant, TokenRow, hash_token};
 /// that readers and the writer together stay well under 200 MiB of memory.
 const SQLITE_CACHE_KIB: &str = "-16384";
 
-/// The single writer's page cache, in KiB.
-const SQLITE_WRITER_CACHE_KIB: &str = "-65536";
-
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
@@ -122,10 +119,7 @@ impl Store {
                 .pragma("wal_autocheckpoint", "65536");
             let in_memory = raw.contains(":memory:");
             let filename = options.get_filename().to_owned();
-            // The one writer maintains every index at random positions: a larger cache saves it
-            // reading index pages back before each insert.
-            let writer_options = options.clone().pragma("cache_size", SQLITE_WRITER_CACHE_KIB);
-            let write = SqlitePoolOptions::new().max_connections(1).connect_with(writer_options).await?;
+            let write = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
             if !in_memory {
                 let own = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
                 checkpoint::start(own, write.clone());
