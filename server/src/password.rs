@@ -18,6 +18,14 @@ pub async fn hash(password: String) -> Result<String, ScimError> {
     .map_err(|e| ScimError::invalid_value(format!("password cannot be hashed: {e}")))
 }
 
+/// Hashes a password if one was sent.
+pub async fn hash_if_given(password: Option<String>) -> Result<Option<String>, ScimError> {
+    match password {
+        Some(p) => Ok(Some(hash(p).await?)),
+        None => Ok(None),
+    }
+}
+
 pub fn verify(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
 }

@@ -14,7 +14,6 @@ use axum::Router;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::header;
 use axum::http::request::Parts;
-use axum::response::Response;
 use axum::routing::{MethodRouter, get, post};
 use scimd_schemas::ScimError;
 use scimd_schemas::schema::ResourceKind;
@@ -120,9 +119,4 @@ pub fn routes() -> Router<AppState> {
         .route("/Groups/.search", search_endpoint(ResourceKind::Group))
         .route("/Groups/{id}", member(ResourceKind::Group))
         .fallback(not_found)
-}
-
-/// A response's body as SCIM JSON (for tests of the wire format).
-pub fn is_scim_response(response: &Response) -> bool {
-    response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(SCIM_CONTENT_TYPE.as_bytes()))
 }

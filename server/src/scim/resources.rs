@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use scimd_schemas::ScimError;
 use scimd_schemas::patch::{apply_patch, parse_patch_request};
 use scimd_schemas::projection::Projection;
-use scimd_schemas::resource::{MemberRef, prepare_write};
+use scimd_schemas::resource::prepare_write;
 use scimd_schemas::schema::{ResourceKind, ResourceSchema};
 use serde_json::Value;
 
@@ -196,10 +196,7 @@ pub async fn create(
     caller.require_scim()?;
     let schema = state.registry.of(kind);
     let prepared = prepare_write(schema, body, None)?;
-    let password_hash = match prepared.password {
-        Some(p) => Some(password::hash(p).await?),
-        None => None,
-    };
+    let password_hash = password::hash_if_given(prepared.password).await?;
     let managing_entity = caller.managing_entity();
     let write = ResourceWrite {
         doc: &prepared.doc,
@@ -234,19 +231,16 @@ pub async fn replace(
     let schema = state.registry.of(kind);
     let current = load(&state, kind, &caller.tenant_id, &id).await?;
     let prepared = prepare_write(schema, body, Some(&parse_doc(&current)?))?;
-    let password_hash = match prepared.password {
-        Some(p) => Some(password::hash(p).await?),
-        None => None,
-    };
-    let write = ResourceWrite {
-        doc: &prepared.doc,
+    let password_hash = password::hash_if_given(prepared.password).await?;
+    // PUT replaces the whole resource: a group sent without members has none.
+    let members = (kind == ResourceKind::Group).then(|| prepared.members.as_deref().unwrap_or(&[]));
+    let change = ResourceChange {
+        doc: Some(&prepared.doc),
         password_hash,
-        managing_entity: &current.managing_entity,
-        // PUT replaces the whole resource: a group sent without members has none.
-        members: if kind == ResourceKind::Group { Some(prepared.members.as_deref().unwrap_or(&[])) } else { None },
+        members: MemberDelta { replace: members, ..Default::default() },
     };
     let version = if_match(&headers)?;
-    let (row, skipped) = state.store.replace_resource(kind, &caller.tenant_id, &id, &write, version).await?;
+    let (row, skipped) = state.store.change_resource(kind, &caller.tenant_id, &id, change, version).await?;
     log_skipped(kind, &id, &skipped);
     respond_with(&state, kind, &base, &caller.tenant_id, row, &pairs, StatusCode::OK).await
 }
@@ -268,23 +262,15 @@ pub async fn patch(
     let current = load(&state, kind, &caller.tenant_id, &id).await?;
     let doc = parse_doc(&current)?;
     let outcome = apply_patch(schema, &doc, &ops)?;
-    let password_hash = match outcome.password {
-        Some(p) => Some(password::hash(p).await?),
-        None => None,
-    };
+    let password_hash = password::hash_if_given(outcome.password).await?;
     let members = &outcome.members;
-    let replaced: Option<Vec<MemberRef>> = members.replace.as_ref().map(|list| {
-        let mut list: Vec<MemberRef> = list.iter().filter(|m| !members.remove.contains(&m.value)).cloned().collect();
-        list.extend(members.add.iter().cloned());
-        list
-    });
     let version = if_match(&headers)?;
     let tenant = &caller.tenant_id;
     let changed_doc = (outcome.doc != doc).then_some(&outcome.doc);
-    let delta = MemberDelta { replace: replaced.as_deref(), add: &members.add, remove: &members.remove };
-    let delta = if replaced.is_some() { MemberDelta { add: &[], remove: &[], ..delta } } else { delta };
+    // With `replace`, apply_patch has already folded later adds and removes into the list.
+    let delta = MemberDelta { replace: members.replace.as_deref(), add: &members.add, remove: &members.remove };
     let change = ResourceChange { doc: changed_doc, password_hash, members: delta };
-    let (row, skipped) = state.store.patch_resource(kind, tenant, &id, change, version).await?;
+    let (row, skipped) = state.store.change_resource(kind, tenant, &id, change, version).await?;
     log_skipped(kind, &id, &skipped);
     respond_with(&state, kind, &base, tenant, row, &pairs, StatusCode::OK).await
 }

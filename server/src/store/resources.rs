@@ -59,13 +59,13 @@ impl From<SqlitePageRow> for ResourceRow {
     }
 }
 
-/// What a create or replace writes.
+/// What a create writes.
 pub struct ResourceWrite<'a> {
     pub doc: &'a Value,
     /// A new password hash; `None` keeps the current one.
     pub password_hash: Option<String>,
     pub managing_entity: &'a str,
-    /// Groups: the complete member list; `None` leaves members as they are.
+    /// Groups: the initial members.
     pub members: Option<&'a [MemberRef]>,
 }
 
@@ -368,30 +368,10 @@ impl Store {
         Ok((row, skipped))
     }
 
-    /// Replaces a resource's document (PUT) and, for groups given `members`, its member list.
-    /// `if_version` makes the write conditional. Returns the skipped (unknown) member ids.
-    pub async fn replace_resource(
-        &self,
-        kind: ResourceKind,
-        tenant: &str,
-        id: &str,
-        write: &ResourceWrite<'_>,
-        if_version: Option<i64>,
-    ) -> StoreResult<(ResourceRow, Vec<String>)> {
-        let change = ResourceChange {
-            doc: Some(write.doc),
-            password_hash: write.password_hash.clone(),
-            members: MemberDelta { replace: write.members, ..Default::default() },
-        };
-        let skipped = self.update(kind, tenant, id, change, if_version).await?;
-        let row = self.get_resource(kind, tenant, id).await?.ok_or(StoreError::NotFound)?;
-        Ok((row, skipped))
-    }
-
-    /// Applies a PATCH's outcome: the new document if it changed, membership changes, a new password.
-    /// A PATCH that changes nothing leaves the version and `lastModified` alone.
-    /// Bumps the version only when something changed.
-    pub async fn patch_resource(
+    /// Applies a PUT or PATCH: the new document if it changed, membership changes, a new password.
+    /// The version and `lastModified` move only when something changed. `if_version` makes the
+    /// write conditional. Returns the row and the skipped (unknown) member ids.
+    pub async fn change_resource(
         &self,
         kind: ResourceKind,
         tenant: &str,
