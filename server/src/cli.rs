@@ -88,7 +88,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(listen) = listen {
                 config.server.listen = listen;
             }
-            crate::telemetry::init(&config.log);
+            let _flush_logs_on_exit = crate::telemetry::init(&config.log);
             crate::serve::run(config).await
         }
         Command::Tenant(TenantCommand::Create { name }) => {
