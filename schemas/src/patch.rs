@@ -7,6 +7,7 @@
 //!   Targeting a readOnly attribute, changing an immutable one that has a value, or removing
 //!   `password` is `mutability`. Leaving a required attribute without a value is `invalidValue`.
 //! - readOnly attributes inside a path-less value (clients echo `id`, `meta`) are ignored, as in PUT.
+//!   Its keys may also be dotted paths (`"name.givenName"`), as Entra ID sends them.
 //! - `add`/`replace` through a value filter that matches no element creates the element the filter
 //!   describes (`emails[type eq "work"].value` on a user without a work email): Azure AD relies on it.
 //! - `replace` with `null` or `[]` clears the attribute; `remove` of something absent is a no-op.
@@ -186,6 +187,25 @@ pub fn apply_patch(schema: &ResourceSchema, doc: &Value, ops: &[PatchOp]) -> Sci
     check_required(schema, &new)?;
     check_immutable(schema, &new, doc)?;
     Ok(PatchOutcome { doc: new, members: patcher.members, password: patcher.password })
+}
+
+/// Okta echoes the resource's `id` in a path-less value (`{"id": "<same>", "displayName": "new"}`);
+/// that is accepted and ignored like other readOnly attributes, but a different `id` is an attempt to
+/// change it.
+pub fn check_echoed_id(ops: &[PatchOp], id: &str) -> ScimResult<()> {
+    for (i, op) in ops.iter().enumerate() {
+        let echoed = match (&op.path, &op.value) {
+            (None, Some(Value::Object(map))) => map.iter().find(|(k, _)| k.eq_ignore_ascii_case("id")).map(|(_, v)| v),
+            _ => None,
+        };
+        if let Some(echoed) = echoed
+            && echoed.as_str() != Some(id)
+        {
+            let e = ScimError::mutability(format!("\"id\" is readOnly: {echoed} is not this resource's id"));
+            return Err(in_operation(i, e));
+        }
+    }
+    Ok(())
 }
 
 /// A PATCH path before resolution, shaped like `filter::PatchPath`: `attr` (with `attr.sub` for
@@ -406,7 +426,16 @@ impl<'s> Patcher<'s> {
                 }
                 Some(Key::Extension(ext)) => self.apply_extension(kind, ext, Some(value))?,
                 None if is_urn(&key) && is_empty(&value) => {}
-                None => return Err(unknown_path(schema, &key)),
+                // Entra ID writes sub-attributes as dotted keys: `"name.givenName"`, `"urn:…:manager.value"`.
+                None => match resolve_target(schema, &key) {
+                    Ok(Target::Attr(target)) if target.filter.is_none() => {
+                        let read_only = |a: &AttributeDef| a.mutability == Mutability::ReadOnly;
+                        if !read_only(target.attr) && !target.sub.is_some_and(read_only) {
+                            self.apply_attr(kind, &target, Some(value))?;
+                        }
+                    }
+                    _ => return Err(unknown_path(schema, &key)),
+                },
             }
         }
         Ok(())
@@ -1035,6 +1064,42 @@ mod tests {
         let mut expected = stored();
         expected["nickName"] = json!("Al");
         assert_eq!(doc, expected);
+    }
+
+    #[test]
+    fn without_path_dotted_and_urn_keys_name_sub_attributes() {
+        let doc = patch_user(&[op(
+            PatchOpKind::Replace,
+            None,
+            Some(json!({
+                "name.givenName": "Alicia",
+                format!("{ENTERPRISE_USER}:employeeNumber"): "43",
+                format!("{ENTERPRISE_USER}:manager.value"): "boss",
+                "meta.lastModified": "2020-01-01T00:00:00Z",
+            })),
+        )]);
+        assert_eq!(doc["name"], json!({"givenName": "Alicia", "familyName": "Smith"}));
+        assert_eq!(doc[ENTERPRISE_USER], json!({"employeeNumber": "43", "manager": {"value": "boss"}}));
+        assert!(doc.get("meta").is_none(), "readOnly sub-attributes are ignored, as in PUT");
+        let e = fail_user(&[op(PatchOpKind::Add, None, Some(json!({"name.surname": "x"})))]);
+        assert_err(&e, ScimType::InvalidPath, "name.surname");
+    }
+
+    #[test]
+    fn an_echoed_id_must_be_the_resource_id() {
+        let ops = [op(PatchOpKind::Replace, None, Some(json!({"id": "g1", "displayName": "new"})))];
+        assert_eq!(check_echoed_id(&ops, "g1"), Ok(()));
+        assert_err(&check_echoed_id(&ops, "g2").expect_err("other id"), ScimType::Mutability, "id");
+        assert_eq!(check_echoed_id(&[add("title", json!("x"))], "g1"), Ok(()));
+    }
+
+    #[test]
+    fn manager_given_as_a_bare_id_is_its_value() {
+        let path = format!("{ENTERPRISE_USER}:manager");
+        let doc = patch_user(&[replace(&path, json!("boss-id"))]);
+        assert_eq!(doc[ENTERPRISE_USER]["manager"], json!({"value": "boss-id"}));
+        let e = fail_user(&[add("emails", json!("a@b.example"))]);
+        assert_err(&e, ScimType::InvalidValue, "emails");
     }
 
     #[test]

@@ -303,6 +303,11 @@ pub(crate) fn coerce_element(attr: &AttributeDef, path: &str, value: Value) -> S
     let coerced = match (attr.kind, value) {
         (_, Value::Null) => return Ok(None),
         (AttrType::Complex, Value::Object(map)) => return coerce_complex(attr, path, map),
+        // Entra ID sends the enterprise `manager` as a bare id: a string given for a single-valued
+        // complex attribute that has a `value` sub-attribute is that `value`.
+        (AttrType::Complex, Value::String(s)) if !attr.multi_valued && attr.sub_attribute("value").is_some() => {
+            return coerce_complex(attr, path, Map::from_iter([("value".to_owned(), Value::String(s))]));
+        }
         (AttrType::String | AttrType::Reference | AttrType::Binary, v @ Value::String(_)) => v,
         (AttrType::Boolean, v @ Value::Bool(_)) => v,
         (AttrType::Boolean, Value::String(s)) if s.eq_ignore_ascii_case("true") => Value::Bool(true),

@@ -27,6 +27,11 @@ pub struct AuthConfig {
     /// How long a validated token is remembered, saving a database round trip per request.
     /// 0 checks the database on every request.
     pub token_cache_seconds: u64,
+    /// Requests per second allowed per token; beyond it (after `rate_limit_burst`) requests get 429
+    /// with `Retry-After`, as Entra ID expects. 0 turns the limit off.
+    pub rate_limit_per_second: u32,
+    /// Requests a token may send at once above its steady rate.
+    pub rate_limit_burst: u32,
 }
 
 /// A database URL; `Debug` hides the password it may carry.
@@ -80,6 +85,9 @@ pub struct ServerConfig {
 pub struct ScimConfig {
     pub default_page_size: u32,
     pub max_page_size: u32,
+    /// A PATCH of a group with more members than this answers 204 unless `attributes` is given, so a
+    /// membership change never serialises a large group.
+    pub large_group_members: u64,
     /// Custom extension schemas in the RFC 7643 §7 JSON format.
     pub extensions: Vec<ExtensionConfig>,
 }
@@ -120,8 +128,13 @@ fn defaults() -> Defaults {
     Defaults {
         database_url: "sqlite://scimd.db",
         server: ServerConfig { listen: ([127, 0, 0, 1], 8080).into(), max_body_bytes: 1024 * 1024, public_url: None },
-        scim: ScimConfig { default_page_size: 100, max_page_size: 1000, extensions: Vec::new() },
-        auth: AuthConfig { token_cache_seconds: 5 },
+        scim: ScimConfig {
+            default_page_size: 100,
+            max_page_size: 1000,
+            large_group_members: 1000,
+            extensions: Vec::new(),
+        },
+        auth: AuthConfig { token_cache_seconds: 5, rate_limit_per_second: 1000, rate_limit_burst: 2000 },
         log: LogConfig { format: LogFormat::Text, level: "info".into() },
     }
 }

@@ -37,7 +37,8 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
         .await
         .with_context(|| format!("cannot open database {}", config.database_url.redacted()))?;
     let tokens = crate::http::token_cache(&config);
-    Ok(AppState { store, registry: Arc::new(registry), config: Arc::new(config), tokens })
+    let rate_limit = Arc::new(crate::http::RateLimit::new(&config.auth));
+    Ok(AppState { store, registry: Arc::new(registry), config: Arc::new(config), tokens, rate_limit })
 }
 
 /// Serves on an already bound listener until `shutdown` completes, then drains in-flight requests.

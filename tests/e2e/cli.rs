@@ -84,6 +84,26 @@ async fn tenant_token_serve_and_graceful_shutdown() {
     let body: serde_json::Value = reply.json().await.expect("json");
     assert_eq!(body["urn:ietf:params:scim:schemas:extension:scimd:2.0:User"]["managingEntity"], "scim:entra");
 
+    // A member id that does not exist is skipped, and the skip is logged with the request's id.
+    let reply = client
+        .post(format!("{base}/scim/v2/Groups"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"displayName": "cli group"}))
+        .send()
+        .await
+        .expect("post group");
+    let group: serde_json::Value = reply.json().await.expect("json");
+    let operations = serde_json::json!([{"op": "add", "path": "members", "value": [{"value": "ghost-member-id"}]}]);
+    let reply = client
+        .patch(format!("{base}/scim/v2/Groups/{}", group["id"].as_str().expect("id")))
+        .bearer_auth(&token)
+        .header("x-request-id", "skip-test-7f3a")
+        .json(&serde_json::json!({"schemas": [crate::fixture::PATCH_OP], "Operations": operations}))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(reply.status(), 200);
+
     let terminated = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().expect("kill");
     assert!(terminated.success());
     let status = server.wait().expect("exit");
@@ -92,6 +112,9 @@ async fn tenant_token_serve_and_graceful_shutdown() {
     std::io::Read::read_to_string(&mut server.stderr.take().expect("stderr"), &mut logs).expect("logs");
     assert!(logs.contains("shutdown signal received"), "{logs}");
     assert!(logs.contains("request_id"), "requests are logged with their id: {logs}");
+    let skip = logs.lines().find(|l| l.contains("ghost-member-id")).expect("the skipped member is logged");
+    assert!(skip.contains("skip-test-7f3a"), "with the request id: {skip}");
+    assert!(!logs.contains('\x1b'), "no colour codes when stderr is not a terminal");
     assert!(!logs.contains(token.trim_start_matches("scimd_")), "logs never hold a token");
 }
 

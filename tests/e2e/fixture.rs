@@ -93,6 +93,8 @@ impl Drop for TestDb {
     }
 }
 
+pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
 /// A running server with one tenant ("acme") and a scim token for client "okta".
 pub struct TestApp {
     pub base: String,
@@ -238,6 +240,11 @@ impl TestApp {
         self.send(self.authed(self.client.patch(self.url(path))).json(body)).await
     }
 
+    /// PATCH with a PatchOp body of these `Operations`.
+    pub async fn patch_ops(&self, path: &str, operations: Value) -> Reply {
+        self.patch(path, &serde_json::json!({"schemas": [PATCH_OP], "Operations": operations})).await
+    }
+
     /// Creates a user and returns its id.
     pub async fn user(&self, body: Value) -> String {
         let reply = self.post("/Users", &body).await.expect(201);
@@ -307,6 +314,35 @@ macro_rules! both_databases {
             #[tokio::test]
             async fn postgres() {
                 if let Some(app) = $crate::fixture::TestApp::start($crate::fixture::Db::Postgres).await {
+                    run(app).await;
+                }
+            }
+        }
+    };
+}
+
+/// `both_databases!` with a configuration change: `both_databases_with!(|c| ..., async fn name(app: TestApp) {..})`.
+#[macro_export]
+macro_rules! both_databases_with {
+    ($configure:expr, async fn $name:ident($app:ident: TestApp) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($app: $crate::fixture::TestApp) $body
+
+            async fn start(db: $crate::fixture::Db) -> Option<$crate::fixture::TestApp> {
+                $crate::fixture::TestApp::builder(db).config($configure).start().await
+            }
+
+            #[tokio::test]
+            async fn sqlite() {
+                run(start($crate::fixture::Db::Sqlite).await.expect("sqlite")).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                if let Some(app) = start($crate::fixture::Db::Postgres).await {
                     run(app).await;
                 }
             }

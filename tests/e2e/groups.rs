@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::both_databases;
+use crate::{both_databases, both_databases_with};
 
 both_databases! {
     async fn members_are_stored_and_rendered_with_current_display_names(app: TestApp) {
@@ -110,5 +110,57 @@ both_databases! {
         app.delete(&format!("/Users/{alice}")).await.expect(204);
         let read = app.get(&format!("/Groups/{group}")).await.expect(200);
         assert!(read.body.get("members").is_none());
+    }
+}
+
+both_databases! {
+    async fn patch_skips_unknown_members_and_applies_the_rest(app: TestApp) {
+        let alice = app.user(json!({"userName": "alice"})).await;
+        let group = app.group(json!({"displayName": "g"})).await;
+        let path = format!("/Groups/{group}");
+        app.patch_ops(&path, json!([{"op": "add", "path": "members", "value": [{"value": "no-such-id"}, {"value": alice}]}])).await.expect(200);
+        let members = app.get(&path).await.body["members"].clone();
+        assert_eq!(members.as_array().expect("members").len(), 1);
+        assert_eq!(members[0]["value"], alice.as_str());
+    }
+}
+
+both_databases! {
+    async fn patch_answers_with_the_requested_attributes(app: TestApp) {
+        let id = app.user(json!({"userName": "pat", "title": "t", "nickName": "n"})).await;
+        let reply = app.patch(&format!("/Users/{id}?attributes=title"), &json!({"schemas": [crate::fixture::PATCH_OP], "Operations": [{"op": "replace", "path": "title", "value": "Lead"}]})).await.expect(200);
+        assert_eq!(reply.body["title"], "Lead");
+        assert!(reply.body.get("nickName").is_none() && reply.body.get("userName").is_none(), "{}", reply.body);
+        let reply = app.patch(&format!("/Users/{id}?excludedAttributes=title"), &json!({"schemas": [crate::fixture::PATCH_OP], "Operations": [{"op": "replace", "path": "nickName", "value": "m"}]})).await.expect(200);
+        assert_eq!(reply.body["nickName"], "m");
+        assert!(reply.body.get("title").is_none(), "{}", reply.body);
+    }
+}
+
+both_databases_with! {
+    |c| c.scim.large_group_members = 2,
+    async fn patch_of_a_group_over_the_member_threshold_answers_204(app: TestApp) {
+        let mut users = Vec::new();
+        for name in ["a", "b", "c", "d"] {
+            users.push(app.user(json!({"userName": name})).await);
+        }
+        let group = app.group(json!({"displayName": "big", "members": [{"value": users[0]}, {"value": users[1]}]})).await;
+        let path = format!("/Groups/{group}");
+        let add = |user: &str| json!({"schemas": [crate::fixture::PATCH_OP], "Operations": [{"op": "add", "path": "members", "value": [{"value": user}]}]});
+        // At the threshold the group is still small: 200 with members.
+        let reply = app.patch_ops(&path, json!([{"op": "replace", "path": "displayName", "value": "big"}])).await.expect(200);
+        assert_eq!(reply.body["members"].as_array().expect("members").len(), 2);
+        // Over it: 204, no body, the new version in the ETag.
+        let reply = app.patch(&path, &add(&users[2])).await.expect(204);
+        assert_eq!(reply.body, serde_json::Value::Null);
+        let read = app.get(&path).await.expect(200);
+        assert_eq!(reply.header("etag"), read.header("etag"));
+        assert_eq!(read.body["members"].as_array().expect("members").len(), 3);
+        // Asking for attributes, or excluding members, gets the resource.
+        let reply = app.patch(&format!("{path}?attributes=displayName"), &add(&users[3])).await.expect(200);
+        assert_eq!(reply.body["displayName"], "big");
+        assert!(reply.body.get("members").is_none());
+        let reply = app.patch(&format!("{path}?excludedAttributes=members"), &add(&users[3])).await.expect(200);
+        assert_eq!(reply.body["displayName"], "big");
     }
 }

@@ -5,9 +5,11 @@ mod fixture;
 
 mod cli;
 mod discovery;
+mod entra;
 mod errors;
 mod filters;
 mod groups;
+mod okta;
 mod operations;
 mod paging;
 mod search;

@@ -3,6 +3,7 @@
 
 mod metrics;
 mod ops;
+mod rate_limit;
 
 use std::sync::Arc;
 
@@ -21,12 +22,15 @@ use crate::config::Config;
 use crate::scim;
 use crate::store::{Store, TokenRow};
 
+pub use rate_limit::{RateLimit, retry_after_seconds};
+
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
     pub registry: Arc<Registry>,
     pub config: Arc<Config>,
     pub tokens: TokenCache,
+    pub rate_limit: Arc<RateLimit>,
 }
 
 /// Validated tokens by the hash of their secret (never the secret itself).

@@ -1,14 +1,17 @@
 //! Bearer-token authentication. Every request resolves to a caller with a tenant and a role, and
 //! every query it makes is scoped by that tenant (DESIGN.md §6).
 
+use std::time::Duration;
+
 use axum::extract::FromRequestParts;
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use scimd_schemas::ScimError;
 
 use super::error::ApiError;
-use crate::http::AppState;
-use crate::store::{Role, hash_token};
+use crate::http::{AppState, retry_after_seconds};
+use crate::store::{Role, StoreError, hash_token};
 
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -33,8 +36,41 @@ fn unauthorized(detail: &str) -> ApiError {
     ApiError(ScimError::new(401, None, detail))
 }
 
+/// A request refused before its handler: not authenticated, or over its token's rate.
+pub enum Refused {
+    Auth(ApiError),
+    RateLimited(Duration),
+}
+
+impl From<ApiError> for Refused {
+    fn from(err: ApiError) -> Self {
+        Refused::Auth(err)
+    }
+}
+
+impl From<StoreError> for Refused {
+    fn from(err: StoreError) -> Self {
+        Refused::Auth(err.into())
+    }
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        match self {
+            Refused::Auth(err) => err.into_response(),
+            Refused::RateLimited(wait) => {
+                let seconds = retry_after_seconds(wait);
+                let detail = format!("too many requests for this token: retry after {seconds} s");
+                let mut response = ApiError(ScimError::new(429, None, detail)).into_response();
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+                response
+            }
+        }
+    }
+}
+
 impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
+    type Rejection = Refused;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let header = parts
@@ -63,6 +99,7 @@ impl FromRequestParts<AppState> for Caller {
             }
         };
         let role = Role::parse(&row.role).ok_or_else(|| unauthorized("token has an unknown role"))?;
+        state.rate_limit.check(&row.id).map_err(Refused::RateLimited)?;
         Ok(Caller { token_id: row.id, tenant_id: row.tenant_id, role, client: row.client })
     }
 }

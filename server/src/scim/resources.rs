@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use scimd_schemas::ScimError;
-use scimd_schemas::patch::{apply_patch, parse_patch_request};
+use scimd_schemas::patch::{apply_patch, check_echoed_id, parse_patch_request};
 use scimd_schemas::projection::Projection;
 use scimd_schemas::resource::prepare_write;
 use scimd_schemas::schema::{ResourceKind, ResourceSchema};
@@ -259,6 +259,7 @@ pub async fn patch(
     caller.require_scim()?;
     let schema = state.registry.of(kind);
     let ops = parse_patch_request(body)?;
+    check_echoed_id(&ops, &id)?;
     let current = load(&state, kind, &caller.tenant_id, &id).await?;
     let doc = parse_doc(&current)?;
     let outcome = apply_patch(schema, &doc, &ops)?;
@@ -272,7 +273,29 @@ pub async fn patch(
     let change = ResourceChange { doc: changed_doc, password_hash, members: delta };
     let (row, skipped) = state.store.change_resource(kind, tenant, &id, change, version).await?;
     log_skipped(kind, &id, &skipped);
+    if shows_many_members(&state, kind, tenant, &id, &pairs).await? {
+        return Ok(with_etag(StatusCode::NO_CONTENT.into_response(), row.version));
+    }
     respond_with(&state, kind, &base, tenant, row, &pairs, StatusCode::OK).await
+}
+
+/// A PATCH answer would list more members than `scim.large_group_members`: it answers 204 instead,
+/// unless the client asked for `attributes`, so a membership change never serialises a large group.
+async fn shows_many_members(
+    state: &AppState,
+    kind: ResourceKind,
+    tenant: &str,
+    id: &str,
+    pairs: &[(String, String)],
+) -> ApiResult<bool> {
+    if kind != ResourceKind::Group || param(pairs, "attributes").is_some() {
+        return Ok(false);
+    }
+    let schema = state.registry.of(kind);
+    if !Projection::parse(schema, None, param(pairs, "excludedAttributes"))?.includes(schema, None, "members") {
+        return Ok(false);
+    }
+    Ok(state.store.has_more_members_than(tenant, id, state.config.scim.large_group_members).await?)
 }
 
 pub async fn delete(

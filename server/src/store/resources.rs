@@ -505,6 +505,17 @@ impl Store {
         Ok(rows)
     }
 
+    /// Whether a group has more than `limit` members, reading at most `limit + 1` membership rows.
+    pub async fn has_more_members_than(&self, tenant: &str, group_id: &str, limit: u64) -> StoreResult<bool> {
+        let sql = self.sql(
+            "SELECT count(*) FROM (SELECT 1 FROM group_members WHERE tenant_id = $1 AND group_id = $2 LIMIT $3) AS m",
+        );
+        let cap = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+        let count: i64 =
+            read!(self, pool => sqlx::query_scalar(sql).bind(tenant).bind(group_id).bind(cap).fetch_one(pool).await)?;
+        Ok(u64::try_from(count).unwrap_or(0) > limit)
+    }
+
     /// The groups each given user is in, directly or through nested groups (RFC 7643 `groups`).
     pub async fn groups_of(&self, tenant: &str, user_ids: &[String]) -> StoreResult<Vec<MemberRow>> {
         let mut rows = Vec::new();
