@@ -15,7 +15,12 @@
 #   BENCH_LOAD_CONNECTIONS wrk connections while loading (default BENCH_CONNECTIONS)
 #   BENCH_TIMEOUT          wrk per-request timeout (default 10s; slower = error)
 #   BENCH_LOAD_TIMEOUT     seconds allowed for loading the users (default 7200)
-#   BENCH_SCENARIOS        subset/order of: get_by_id filter_eq filter_sw list create
+#   BENCH_SCENARIOS        subset/order of: get_by_id filter_eq filter_sw list group_add group_remove create
+#   BENCH_GROUP_MEMBERS    members of the group that group_add/group_remove change (default 100000,
+#                          at most half the users loaded)
+#   BENCH_GROUP_CONNECTIONS wrk connections for group_add/group_remove (default 8: an identity
+#                          provider's concurrency; these scenarios measure latency, and every one of
+#                          their requests writes)
 #   BENCH_PG_URL           PostgreSQL server URL (default postgres://postgres@127.0.0.1:5432)
 #   SCIMD_BIN              use this scimd binary instead of building one
 #   STARTUP_TIMEOUT        seconds to wait for the server to answer (default 60)
@@ -37,7 +42,7 @@ LOAD_TIMEOUT="${BENCH_LOAD_TIMEOUT:-7200}"
 STARTUP_TIMEOUT="${STARTUP_TIMEOUT:-60}"
 PG_URL="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}"
 # `create` last: it adds users, which would skew the scenarios after it.
-read -r -a SCENARIOS <<<"${BENCH_SCENARIOS:-get_by_id filter_eq filter_sw list create}"
+read -r -a SCENARIOS <<<"${BENCH_SCENARIOS:-get_by_id filter_eq filter_sw list group_add group_remove create}"
 BENCH_VENV="$ROOT/target/bench-venv"
 REFERENCE_REQ="scim2-server==0.8.3"
 
@@ -211,6 +216,31 @@ print("[bench] check %s: HTTP %s%s" % (sys.argv[1], code, extra), file=sys.stder
   done
 }
 
+# Creates a group whose members are the first $2 users of $1/ids.txt, added 1,000 per PATCH.
+# Sets GROUP_ID.
+make_group() {
+  local dir="$1" members="$2"
+  log "creating a group of $members members"
+  GROUP_ID="$(python3 - "$BASE" "$TOKEN" "$dir/ids.txt" "$members" <<'PY'
+import json, sys, urllib.request
+base, token, ids_file, members = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+def call(method, path, body):
+    req = urllib.request.Request(base + path, data=json.dumps(body).encode(), method=method,
+        headers={"Authorization": "Bearer " + token, "Content-Type": "application/scim+json"})
+    with urllib.request.urlopen(req, timeout=300) as r:
+        return json.loads(r.read() or b"null")
+with open(ids_file) as f:
+    ids = [line.split()[0] for _, line in zip(range(members), f)]
+group = call("POST", "/Groups", {"displayName": "bench-big-%d" % len(ids)})["id"]
+for i in range(0, len(ids), 1000):
+    ops = [{"op": "add", "path": "members", "value": [{"value": v} for v in ids[i:i + 1000]]}]
+    call("PATCH", "/Groups/" + group + "?attributes=id",
+         {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
+print(group)
+PY
+)"
+}
+
 ROWS=()      # scenario table rows
 SUMMARY=()   # per-target rows
 RUN_TAG="$(date +%s)$$"
@@ -231,11 +261,20 @@ run_target() {
   log "$target: loaded $LOADED users in ${LOAD_SECONDS}s ($rate users/s)"
   sanity_check "$dir"
 
+  local group_args=() members
   for s in "${SCENARIOS[@]}"; do
-    log "$target: $s for ${DURATION}s"
-    wrk -t "$THREADS" -c "$CONNECTIONS" -d "${DURATION}s" --timeout "$REQ_TIMEOUT" --latency \
+    if [[ "$s" == group_* && ${#group_args[@]} == 0 ]]; then
+      members="${BENCH_GROUP_MEMBERS:-100000}"
+      (( members <= LOADED / 2 )) || members=$((LOADED / 2))
+      make_group "$dir" "$members"
+      group_args=("$GROUP_ID" "$members")
+    fi
+    local connections="$CONNECTIONS"
+    [[ "$s" != group_* ]] || connections="${BENCH_GROUP_CONNECTIONS:-8}"
+    log "$target: $s for ${DURATION}s, $connections connections"
+    wrk -t "$THREADS" -c "$connections" -d "${DURATION}s" --timeout "$REQ_TIMEOUT" --latency \
       -H "Authorization: Bearer $TOKEN" -s "$LUA/scenarios.lua" "$BASE" \
-      -- "$s" "$dir/ids.txt" "$RUN_TAG" >"$dir/$s.out" 2>&1 || { cat "$dir/$s.out" >&2; return 1; }
+      -- "$s" "$dir/ids.txt" "$RUN_TAG" "${group_args[@]}" >"$dir/$s.out" 2>&1 || { cat "$dir/$s.out" >&2; return 1; }
     grep -v '^@@result' "$dir/$s.out" >&2
     local r
     r="$(grep '^@@result' "$dir/$s.out")" || { log "no result line from wrk"; return 1; }
@@ -259,7 +298,7 @@ for t in "${TARGETS[@]}"; do run_target "$t"; done
 
 cores=$(nproc)
 echo
-echo "wrk: $THREADS threads, $CONNECTIONS connections, ${DURATION}s per scenario, on the same $cores-core machine as the server."
+echo "wrk: $THREADS threads, $CONNECTIONS connections (group_*: ${BENCH_GROUP_CONNECTIONS:-8}), ${DURATION}s per scenario, on the same $cores-core machine as the server."
 echo
 echo "| target | scenario | req/s | p50 (ms) | p99 (ms) | errors |"
 echo "| --- | --- | ---: | ---: | ---: | ---: |"

@@ -23,6 +23,17 @@ function init(args)
     local col = (scenario == "get_by_id") and "^(%S+)" or "^%S+ (%S+)"
     for line in io.lines(ids_file) do values[#values + 1] = line:match(col) end
     assert(#values > 0, "no ids in " .. ids_file)
+  elseif scenario == "group_add" or scenario == "group_remove" then
+    group_path = base .. "/Groups/" .. args[4]
+    local members = tonumber(args[5])
+    -- Members are lines 1..members; group_add draws from the lines after them.
+    local first = (scenario == "group_add") and members + 1 or 1
+    local n = 0
+    for line in io.lines(ids_file) do
+      n = n + 1
+      if n >= first and n < first + members then values[#values + 1] = line:match("^(%S+)") end
+    end
+    assert(#values > 0, "no ids for " .. scenario)
   end
   post_headers = headers_with({ ["Content-Type"] = "application/scim+json" })
   created = 0
@@ -42,6 +53,13 @@ function request()
     created = created + 1
     local name = string.format("bench-%s-%d-%d@example.com", run_tag, tid, created)
     return wrk.format("POST", base .. "/Users", post_headers, user_body(name, created))
+  elseif scenario == "group_add" or scenario == "group_remove" then
+    local id = values[math.random(#values)]
+    local op = (scenario == "group_add")
+      and string.format('{"op":"add","path":"members","value":[{"value":"%s"}]}', id)
+      or string.format('{"op":"remove","path":"members[value eq \\"%s\\"]"}', id)
+    local body = '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[' .. op .. ']}'
+    return wrk.format("PATCH", group_path, post_headers, body)
   elseif static[scenario] then
     return wrk.format("GET", static[scenario])
   end
