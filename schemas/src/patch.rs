@@ -15,13 +15,15 @@
 //!   sub-attributes and leaves the others unchanged (RFC 7644 §3.5.2.3).
 //! - Setting `primary: true` on elements sets it to false on the other elements (RFC 7644 §3.5.2).
 //!
-//! Paths are parsed here into the shared filter AST; only `attr[sub eq value]` filters are evaluated
-//! so far. `parse_path` and `ElementFilter` are the two places a fuller filter engine plugs in.
+//! Value filters in paths use the full filter grammar and the in-memory evaluator
+//! (`emails[type eq "work" and primary eq true].value`). Through a filter that matches nothing,
+//! add/replace create the element only when the filter describes one (`eq` terms joined by `and`);
+//! otherwise it is `noTarget`. Group members are selected by id: `members[value eq "a" or value eq "b"]`.
 
 use serde_json::{Map, Value};
 
 use crate::error::{ScimError, ScimResult};
-use crate::filter::{AttrPath, CompValue, CompareOp, Filter};
+use crate::filter::{AttrPath, CompValue, CompareOp, Filter, Matcher, compile_element, parse_filter};
 use crate::resource::{
     Key, MemberRef, check_immutable, check_primary, check_required, coerce_attr, coerce_element, container_mut,
     drop_nested_schemas, is_empty, is_members, is_password, is_primary, is_urn, parse_members, password_value,
@@ -226,7 +228,7 @@ enum Target<'s> {
 struct AttrTarget<'s> {
     ext: Option<&'s SchemaDef>,
     attr: &'s AttributeDef,
-    filter: Option<ElementFilter<'s>>,
+    filter: Option<Box<ElementFilter<'s>>>,
     sub: Option<&'s AttributeDef>,
     /// The canonical path, for error details.
     path: String,
@@ -238,26 +240,28 @@ impl<'s> AttrTarget<'s> {
     }
 }
 
-/// A value filter on the elements of a multi-valued attribute: `sub eq value`, where `sub` is `None`
-/// for a multi-valued simple attribute (`value` is then the element itself).
+/// A value filter on the elements of a multi-valued attribute.
 struct ElementFilter<'s> {
-    sub: Option<&'s AttributeDef>,
-    value: Value,
+    select: Selector<'s>,
+    /// The element the filter describes when it is `sub eq value` terms joined by `and`: what
+    /// add/replace create when no element matches. None when the filter describes no one element.
+    template: Option<Value>,
+    /// The ids named by `value eq "…"` terms joined by `or`, for removing group members.
+    ids: Option<Vec<String>>,
+}
+
+enum Selector<'s> {
+    /// Elements of a complex attribute, tested by the filter evaluator.
+    Complex(Matcher<'s>),
+    /// Elements of a multi-valued simple attribute equal to this value (`[value eq "x"]`).
+    Equal(Value),
 }
 
 impl ElementFilter<'_> {
     fn matches(&self, attr: &AttributeDef, element: &Value) -> bool {
-        match self.sub {
-            Some(sub) => element.get(&sub.name).is_some_and(|v| same_value(sub, v, &self.value)),
-            None => same_value(attr, element, &self.value),
-        }
-    }
-
-    /// The element the filter describes, for add/replace through a filter that matches nothing.
-    fn new_element(&self) -> Value {
-        match self.sub {
-            Some(sub) => Value::Object(Map::from_iter([(sub.name.clone(), self.value.clone())])),
-            None => self.value.clone(),
+        match &self.select {
+            Selector::Complex(matcher) => matcher.matches(element),
+            Selector::Equal(value) => same_value(attr, element, value),
         }
     }
 }
@@ -296,25 +300,9 @@ fn parse_path(raw: &str) -> ScimResult<PathSpec> {
     Ok(PathSpec { attr, filter, sub })
 }
 
-/// `sub eq literal`, the only value filter supported so far.
+/// The filter between the brackets, in the full filter grammar.
 fn parse_value_filter(raw: &str, inner: &str) -> ScimResult<Filter> {
-    let unsupported = || {
-        ScimError::invalid_path(format!(
-            "unsupported value filter \"{inner}\" in path \"{raw}\": only \"[subAttribute eq value]\" is supported"
-        ))
-    };
-    let (lhs, rest) = inner.trim().split_once(char::is_whitespace).ok_or_else(unsupported)?;
-    let (op, literal) = rest.trim_start().split_once(char::is_whitespace).ok_or_else(unsupported)?;
-    if !op.eq_ignore_ascii_case("eq") || !is_attr_name(lhs) {
-        return Err(unsupported());
-    }
-    let value = match serde_json::from_str::<Value>(literal.trim()) {
-        Ok(Value::String(s)) => CompValue::Str(s),
-        Ok(Value::Bool(b)) => CompValue::Bool(b),
-        Ok(Value::Number(n)) => CompValue::Number(n),
-        _ => return Err(unsupported()),
-    };
-    Ok(Filter::Compare(AttrPath::new(lhs), CompareOp::Eq, value))
+    parse_filter(inner).map_err(|e| ScimError::invalid_path(format!("invalid path \"{raw}\": {}", e.detail)))
 }
 
 /// RFC 7643 §2.1 ATTRNAME, plus `$ref`.
@@ -336,7 +324,7 @@ fn resolve_target<'s>(schema: &'s ResourceSchema, raw: &str) -> ScimResult<Targe
     let attr = resolved.attr;
     let filter = match &spec.filter {
         None => None,
-        Some(filter) => Some(resolve_filter(raw, attr, filter)?),
+        Some(filter) => Some(Box::new(resolve_filter(raw, attr, filter)?)),
     };
     let mut path = qualified(ext, &attr.name);
     if let Some(filter) = &spec.filter {
@@ -349,37 +337,76 @@ fn resolve_target<'s>(schema: &'s ResourceSchema, raw: &str) -> ScimResult<Targe
 }
 
 fn resolve_filter<'s>(raw: &str, attr: &'s AttributeDef, filter: &Filter) -> ScimResult<ElementFilter<'s>> {
+    let invalid = |why: String| ScimError::invalid_path(format!("invalid path \"{raw}\": {why}"));
     if !attr.multi_valued {
-        return Err(ScimError::invalid_path(format!(
-            "invalid path \"{raw}\": \"{}\" is single-valued, a value filter needs a multi-valued attribute",
+        return Err(invalid(format!(
+            "\"{}\" is single-valued, a value filter needs a multi-valued attribute",
             attr.name
         )));
     }
-    let Filter::Compare(lhs, CompareOp::Eq, literal) = filter else {
-        return Err(ScimError::invalid_path(format!("unsupported value filter \"{filter}\" in path \"{raw}\"")));
-    };
-    let sub = match attr.kind {
-        AttrType::Complex => Some(attr.sub_attribute(&lhs.name).ok_or_else(|| {
-            ScimError::invalid_path(format!("unknown sub-attribute \"{}.{}\" in path \"{raw}\"", attr.name, lhs.name))
-        })?),
-        _ if lhs.name.eq_ignore_ascii_case("value") => None,
-        _ => {
-            return Err(ScimError::invalid_path(format!(
-                "invalid path \"{raw}\": elements of \"{}\" are filtered with \"value\"",
-                attr.name
-            )));
+    if attr.kind == AttrType::Complex {
+        let matcher = compile_element(filter, attr).map_err(|e| invalid(e.detail))?;
+        return Ok(ElementFilter {
+            select: Selector::Complex(matcher),
+            template: described_element(attr, filter)?,
+            ids: member_ids(filter),
+        });
+    }
+    match filter {
+        Filter::Compare(lhs, CompareOp::Eq, literal) if lhs.name.eq_ignore_ascii_case("value") && lhs.sub.is_none() => {
+            let value = coerce_element(attr, &format!("{}.value", attr.name), literal_value(literal))?
+                .ok_or_else(|| invalid("the filter value is empty".into()))?;
+            Ok(ElementFilter { select: Selector::Equal(value.clone()), template: Some(value), ids: None })
         }
-    };
-    let literal = match literal {
+        _ => Err(invalid(format!("elements of \"{}\" are selected with [value eq …]", attr.name))),
+    }
+}
+
+fn literal_value(literal: &CompValue) -> Value {
+    match literal {
         CompValue::Null => Value::Null,
         CompValue::Bool(b) => Value::Bool(*b),
         CompValue::Number(n) => Value::Number(n.clone()),
         CompValue::Str(s) => Value::String(s.clone()),
+    }
+}
+
+/// `{type: "work"}` for `type eq "work"`; `{type: "work", primary: true}` for `type eq "work" and
+/// primary eq true`; None for anything else (`or`, `co`, …), which describes no one element.
+fn described_element(attr: &AttributeDef, filter: &Filter) -> ScimResult<Option<Value>> {
+    let terms: Vec<&Filter> = match filter {
+        Filter::And(items) => items.iter().collect(),
+        single => vec![single],
     };
-    let def = sub.unwrap_or(attr);
-    let value = coerce_element(def, &format!("{}.{}", attr.name, def.name), literal)?
-        .ok_or_else(|| ScimError::invalid_path(format!("invalid path \"{raw}\": the filter value is empty")))?;
-    Ok(ElementFilter { sub, value })
+    let mut element = Map::new();
+    for term in terms {
+        let Filter::Compare(path, CompareOp::Eq, literal) = term else { return Ok(None) };
+        let Some(sub) = attr.sub_attribute(&path.name).filter(|_| path.sub.is_none()) else { return Ok(None) };
+        let Some(value) = coerce_element(sub, &format!("{}.{}", attr.name, sub.name), literal_value(literal))? else {
+            return Ok(None);
+        };
+        element.insert(sub.name.clone(), value);
+    }
+    Ok(Some(Value::Object(element)))
+}
+
+/// The ids of `value eq "…"` terms joined by `or` (`members[value eq "a" or value eq "b"]`).
+fn member_ids(filter: &Filter) -> Option<Vec<String>> {
+    let terms: Vec<&Filter> = match filter {
+        Filter::Or(items) => items.iter().collect(),
+        single => vec![single],
+    };
+    terms
+        .into_iter()
+        .map(|term| match term {
+            Filter::Compare(path, CompareOp::Eq, CompValue::Str(id))
+                if path.name.eq_ignore_ascii_case("value") && path.sub.is_none() && path.urn.is_none() =>
+            {
+                Some(id.clone())
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 struct Patcher<'s> {
@@ -505,9 +532,9 @@ impl<'s> Patcher<'s> {
             )));
         }
         match (&t.filter, kind) {
-            (Some(filter), PatchOpKind::Remove) => match (filter.sub, &filter.value) {
-                (Some(sub), Value::String(id)) if sub.name == "value" => self.members.remove(vec![id.clone()]),
-                _ => {
+            (Some(filter), PatchOpKind::Remove) => match &filter.ids {
+                Some(ids) => self.members.remove(ids.clone()),
+                None => {
                     return Err(ScimError::invalid_path(format!(
                         "members can only be selected by id, as in members[value eq \"…\"], not \"{}\"",
                         t.path
@@ -678,7 +705,12 @@ fn apply_filtered(
         return Ok(());
     };
     let touched = if matched.is_empty() {
-        let mut element = filter.new_element();
+        let mut element = filter.template.clone().ok_or_else(|| {
+            ScimError::no_target(format!(
+                "no element matches \"{}\", and its filter does not describe one to create",
+                t.path
+            ))
+        })?;
         update_element(&mut element, sub, new);
         items.push(element);
         vec![items.len() - 1]
@@ -1131,11 +1163,37 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_value_filters_are_invalid_path() {
-        for bad in ["emails[type ne \"work\"]", "emails[type eq \"work\" and primary eq true]", "emails[type pr]"] {
-            assert_err(&fail_user(&[remove(bad)]), ScimType::InvalidPath, "value filter");
+    fn value_filters_use_the_full_filter_grammar() {
+        let doc = patch_user(&[remove("emails[type ne \"work\"]")]);
+        assert_eq!(doc["emails"], json!([{"value": "alice@work.example", "type": "work", "primary": true}]));
+        let doc = patch_user(&[replace("emails[type eq \"work\" and primary eq true].value", json!("a@new.example"))]);
+        assert_eq!(doc["emails"][0]["value"], "a@new.example");
+        assert_eq!(doc["emails"][1]["value"], "alice@home.example");
+        let doc = patch_user(&[remove("emails[value co \"home\" or type eq \"work\"]")]);
+        assert!(doc.get("emails").is_none(), "{doc}");
+        let doc = patch_user(&[remove("emails[not (type pr)]")]);
+        assert_eq!(doc["emails"], stored()["emails"], "nothing matches, nothing changes");
+    }
+
+    #[test]
+    fn a_filter_that_describes_an_element_creates_it_and_others_are_no_target() {
+        let doc = patch_user(&[add("emails[type eq \"other\" and display eq \"Other\"].value", json!("o@x.example"))]);
+        assert_eq!(doc["emails"][2], json!({"type": "other", "display": "Other", "value": "o@x.example"}));
+        let e = fail_user(&[replace("emails[type co \"oth\"].value", json!("o@x.example"))]);
+        assert_err(&e, ScimType::NoTarget, "does not describe");
+    }
+
+    #[test]
+    fn invalid_value_filters_are_invalid_path() {
+        for bad in ["emails[type eq]", "emails[type eq \"work\" and]", "emails[(type eq \"work\"]"] {
+            assert_err(&fail_user(&[remove(bad)]), ScimType::InvalidPath, "invalid path");
         }
-        assert_err(&fail_user(&[remove("emails[kind eq \"work\"]")]), ScimType::InvalidPath, "emails.kind");
+        assert_err(
+            &fail_user(&[remove("emails[kind eq \"work\"]")]),
+            ScimType::InvalidPath,
+            "unknown sub-attribute \"kind\"",
+        );
+        assert_err(&fail_user(&[remove("emails[type gt 5]")]), ScimType::InvalidPath, "emails.type");
     }
 
     #[test]
@@ -1332,6 +1390,8 @@ mod tests {
     fn members_remove_by_value_filter() {
         let changes = members_of(&[remove("members[value eq \"u1\"]")]);
         assert_eq!(changes.remove, ["u1"]);
+        let changes = members_of(&[remove("members[value eq \"u1\" or value eq \"u2\"]")]);
+        assert_eq!(changes.remove, ["u1", "u2"]);
     }
 
     #[test]

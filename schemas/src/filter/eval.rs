@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use super::{CompareOp, Filter};
 use crate::error::ScimError;
-use crate::schema::ResourceSchema;
+use crate::schema::{AttributeDef, ResourceSchema};
 
 /// Does `doc` match `filter`? Errors (`invalidFilter`) come from the filter alone, never the document.
 pub fn matches(filter: &Filter, resource: &ResourceSchema, doc: &Value) -> Result<bool, ScimError> {
@@ -30,6 +30,12 @@ pub fn matches(filter: &Filter, resource: &ResourceSchema, doc: &Value) -> Resul
 /// Checks `filter` against the schema once, to test many documents.
 pub fn compile<'a>(filter: &Filter, resource: &'a ResourceSchema) -> Result<Matcher<'a>, ScimError> {
     compile::filter(filter, &compile::Scope::Resource(resource)).map(Matcher)
+}
+
+/// Checks a value filter (`emails[type eq "work" and primary eq true]`) against the sub-attributes
+/// of the complex attribute `attr`, to test its elements.
+pub fn compile_element<'a>(filter: &Filter, attr: &'a AttributeDef) -> Result<Matcher<'a>, ScimError> {
+    compile::filter(filter, &compile::Scope::Element { parent: attr, parent_path: attr.name.clone() }).map(Matcher)
 }
 
 /// A filter checked against a resource schema.

@@ -6,5 +6,5 @@ mod eval;
 mod parse;
 
 pub use ast::{AttrPath, CompValue, CompareOp, Filter};
-pub use eval::{Matcher, compile, matches};
+pub use eval::{Matcher, compile, compile_element, matches};
 pub use parse::{PatchPath, parse_filter, parse_path};
