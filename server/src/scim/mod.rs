@@ -99,7 +99,9 @@ fn member(kind: ResourceKind) -> MethodRouter<AppState> {
               q: Pairs,
               body: ScimJson| { resources::patch(kind, s, c, b, id, h, q, body) },
     )
-    .delete(move |s: State<AppState>, c: Caller, id: Path<String>| resources::delete(kind, s, c, id))
+    .delete(move |s: State<AppState>, c: Caller, id: Path<String>, h: axum::http::HeaderMap| {
+        resources::delete(kind, s, c, id, h)
+    })
     .fallback(method_not_allowed)
 }
 

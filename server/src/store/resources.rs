@@ -466,16 +466,34 @@ impl Store {
     }
 
     /// Deletes a resource and every membership that names it. False if there was none.
-    pub async fn delete_resource(&self, kind: ResourceKind, tenant: &str, id: &str) -> StoreResult<bool> {
+    /// `if_version` makes the delete conditional: `VersionMismatch` if the resource has another.
+    pub async fn delete_resource(
+        &self,
+        kind: ResourceKind,
+        tenant: &str,
+        id: &str,
+        if_version: Option<i64>,
+    ) -> StoreResult<bool> {
         let t = table(kind);
         let memberships =
             self.sql("DELETE FROM group_members WHERE tenant_id = $1 AND (member_id = $2 OR group_id = $2)");
-        let row = self.sql(&format!("DELETE FROM {} WHERE tenant_id = $1 AND id = $2", t.name));
+        let condition = if if_version.is_some() { " AND version = $3" } else { "" };
+        let row = self.sql(&format!("DELETE FROM {} WHERE tenant_id = $1 AND id = $2{condition}", t.name));
+        let exists = self.sql(&format!("SELECT version FROM {} WHERE tenant_id = $1 AND id = $2", t.name));
         write!(self, pool => {
             let mut tx = pool.begin().await?;
-            let deleted = sqlx::query(row).bind(tenant).bind(id).execute(&mut *tx).await?.rows_affected();
+            let mut query = sqlx::query(row).bind(tenant).bind(id);
+            if let Some(version) = if_version {
+                query = query.bind(version);
+            }
+            let deleted = query.execute(&mut *tx).await?.rows_affected();
             if deleted > 0 {
                 sqlx::query(memberships).bind(tenant).bind(id).execute(&mut *tx).await?;
+            } else if if_version.is_some() {
+                let found: Option<(i64,)> = sqlx::query_as(exists).bind(tenant).bind(id).fetch_optional(&mut *tx).await?;
+                if found.is_some() {
+                    return Err(StoreError::VersionMismatch);
+                }
             }
             tx.commit().await?;
             Ok(deleted > 0)
