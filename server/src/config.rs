@@ -69,7 +69,7 @@ impl std::fmt::Debug for DatabaseUrl {
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
-    /// Largest accepted request body; advertised as `bulk.maxPayloadSize`.
+    /// Largest accepted request body, except on `/Bulk` (see `BulkConfig`).
     pub max_body_bytes: usize,
     /// Base URL clients reach scimd at (for `meta.location`); taken from the `Host` header when unset.
     pub public_url: Option<String>,
@@ -82,6 +82,16 @@ pub struct ScimConfig {
     pub max_page_size: u32,
     /// Custom extension schemas in the RFC 7643 §7 JSON format.
     pub extensions: Vec<ExtensionConfig>,
+    pub bulk: BulkConfig,
+}
+
+/// Limits of `/Bulk`, advertised in `/ServiceProviderConfig`; beyond either, a request gets 413.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkConfig {
+    pub max_operations: usize,
+    /// Largest `/Bulk` body; `server.max_body_bytes` does not apply there.
+    pub max_payload_bytes: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -120,7 +130,12 @@ fn defaults() -> Defaults {
     Defaults {
         database_url: "sqlite://scimd.db",
         server: ServerConfig { listen: ([127, 0, 0, 1], 8080).into(), max_body_bytes: 1024 * 1024, public_url: None },
-        scim: ScimConfig { default_page_size: 100, max_page_size: 1000, extensions: Vec::new() },
+        scim: ScimConfig {
+            default_page_size: 100,
+            max_page_size: 1000,
+            extensions: Vec::new(),
+            bulk: BulkConfig { max_operations: 10_000, max_payload_bytes: 16 * 1024 * 1024 },
+        },
         auth: AuthConfig { token_cache_seconds: 5 },
         log: LogConfig { format: LogFormat::Text, level: "info".into() },
     }

@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::filter_sql::{SqlBuf, compile_filter, compile_sort};
 use super::params::{Param, bind};
 use super::tenants::now;
-use super::{Backend, SortOrder, Store, StoreError, StoreResult, conflict_or, read, write};
+use super::{Backend, Dialect, SortOrder, Store, StoreError, StoreResult, conflict_or, read, write};
 
 /// Membership lists are read and written in chunks that stay under every backend's parameter limit.
 const CHUNK: usize = 500;
@@ -285,57 +285,8 @@ impl Store {
         tenant: &str,
         write: &ResourceWrite<'_>,
     ) -> StoreResult<(ResourceRow, Vec<String>)> {
-        let id = uuid::Uuid::now_v7().to_string();
-        let now = now();
-        let doc_json = write.doc.to_string();
-        let d = self.dialect();
-        let sql = match kind {
-            ResourceKind::User => format!(
-                "INSERT INTO users (tenant_id, id, user_name, user_name_lower, external_id, display_name, active, \
-                 managing_entity, password_hash, created, last_modified, version, doc) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1, {})",
-                d.json_param("$11")
-            ),
-            ResourceKind::Group => format!(
-                "INSERT INTO groups (tenant_id, id, display_name, display_name_lower, external_id, \
-                 managing_entity, created, last_modified, version, doc) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1, {})",
-                d.json_param("$8")
-            ),
-        };
-        let text_param = |key: &str| Param::OptText(text(write.doc, key));
-        let params = match kind {
-            ResourceKind::User => {
-                let user_name = text(write.doc, "userName").unwrap_or_default();
-                vec![
-                    Param::Text(tenant.to_owned()),
-                    Param::Text(id.clone()),
-                    Param::Text(user_name.clone()),
-                    Param::Text(user_name.to_lowercase()),
-                    text_param("externalId"),
-                    text_param("displayName"),
-                    Param::OptBool(write.doc.get("active").and_then(Value::as_bool)),
-                    Param::Text(write.managing_entity.to_owned()),
-                    Param::OptText(write.password_hash.clone()),
-                    Param::Text(now.clone()),
-                    Param::Text(doc_json.clone()),
-                ]
-            }
-            ResourceKind::Group => {
-                let name = text(write.doc, "displayName").unwrap_or_default();
-                vec![
-                    Param::Text(tenant.to_owned()),
-                    Param::Text(id.clone()),
-                    Param::Text(name.clone()),
-                    Param::Text(name.to_lowercase()),
-                    text_param("externalId"),
-                    Param::Text(write.managing_entity.to_owned()),
-                    Param::Text(now.clone()),
-                    Param::Text(doc_json.clone()),
-                ]
-            }
-        };
-        let sql = d.placeholders(&sql);
+        let Insert { params, row } = prepare_insert(kind, tenant, write, &now());
+        let sql = insert_sql(self.dialect(), kind, 1);
         let conflict = |e| unique_error(kind, write.doc, e);
         let skipped = match (write.members.filter(|m| !m.is_empty()), &*self.backend) {
             (None, Backend::Sqlite { inserts, .. }) => {
@@ -349,21 +300,10 @@ impl Store {
             (Some(members), _) => write!(self, pool => {
                 let mut tx = pool.begin().await?;
                 bind!(sqlx::query(sqlx::AssertSqlSafe(sql)), &params).execute(&mut *tx).await.map_err(conflict)?;
-                let (skipped, _) = add_members!(self, tx, tenant, &id, members);
+                let (skipped, _) = add_members!(self, tx, tenant, &row.id, members);
                 tx.commit().await?;
                 skipped
             }),
-        };
-        // What was just written is the row: no need to read it back.
-        let row = ResourceRow {
-            id,
-            doc: doc_json,
-            created: now.clone(),
-            last_modified: now,
-            version: 1,
-            managing_entity: write.managing_entity.to_owned(),
-            active: if kind == ResourceKind::User { write.doc.get("active").and_then(Value::as_bool) } else { None },
-            in_groups: false,
         };
         Ok((row, skipped))
     }
@@ -547,6 +487,89 @@ impl Store {
     }
 }
 
+/// One resource about to be inserted: the parameters of its row in `insert_sql`, and the row as it
+/// will read back (no need to read it back).
+pub(super) struct Insert {
+    pub params: Vec<Param>,
+    pub row: ResourceRow,
+}
+
+pub(super) fn prepare_insert(kind: ResourceKind, tenant: &str, write: &ResourceWrite<'_>, now: &str) -> Insert {
+    let id = uuid::Uuid::now_v7().to_string();
+    let doc_json = write.doc.to_string();
+    let text_param = |key: &str| Param::OptText(text(write.doc, key));
+    let params = match kind {
+        ResourceKind::User => {
+            let user_name = text(write.doc, "userName").unwrap_or_default();
+            vec![
+                Param::Text(tenant.to_owned()),
+                Param::Text(id.clone()),
+                Param::Text(user_name.clone()),
+                Param::Text(user_name.to_lowercase()),
+                text_param("externalId"),
+                text_param("displayName"),
+                Param::OptBool(write.doc.get("active").and_then(Value::as_bool)),
+                Param::Text(write.managing_entity.to_owned()),
+                Param::OptText(write.password_hash.clone()),
+                Param::Text(now.to_owned()),
+                Param::Text(now.to_owned()),
+                Param::Text(doc_json.clone()),
+            ]
+        }
+        ResourceKind::Group => {
+            let name = text(write.doc, "displayName").unwrap_or_default();
+            vec![
+                Param::Text(tenant.to_owned()),
+                Param::Text(id.clone()),
+                Param::Text(name.clone()),
+                Param::Text(name.to_lowercase()),
+                text_param("externalId"),
+                Param::Text(write.managing_entity.to_owned()),
+                Param::Text(now.to_owned()),
+                Param::Text(now.to_owned()),
+                Param::Text(doc_json.clone()),
+            ]
+        }
+    };
+    let row = ResourceRow {
+        id,
+        doc: doc_json,
+        created: now.to_owned(),
+        last_modified: now.to_owned(),
+        version: 1,
+        managing_entity: write.managing_entity.to_owned(),
+        active: if kind == ResourceKind::User { write.doc.get("active").and_then(Value::as_bool) } else { None },
+        in_groups: false,
+    };
+    Insert { params, row }
+}
+
+/// An INSERT of `rows` resources, each binding its `prepare_insert` parameters in turn.
+pub(super) fn insert_sql(d: Dialect, kind: ResourceKind, rows: usize) -> String {
+    let (head, per_row) = match kind {
+        ResourceKind::User => (
+            "INSERT INTO users (tenant_id, id, user_name, user_name_lower, external_id, display_name, active, \
+             managing_entity, password_hash, created, last_modified, doc, version)",
+            12,
+        ),
+        ResourceKind::Group => (
+            "INSERT INTO groups (tenant_id, id, display_name, display_name_lower, external_id, \
+             managing_entity, created, last_modified, doc, version)",
+            9,
+        ),
+    };
+    let tuples: Vec<String> = (0..rows)
+        .map(|row| {
+            let p = |n: usize| d.positional(row * per_row + n);
+            // Every parameter in order, the last being the document; then version 1.
+            let mut values: Vec<String> = (1..per_row).map(p).collect();
+            values.extend([d.json_param(&p(per_row)), "1".to_owned()]);
+            format!("({})", values.join(", "))
+        })
+        .collect();
+    format!("{head} VALUES {}", tuples.join(", "))
+}
+
 /// Whether a filter pins a unique indexed attribute (`userName eq`, `id eq`, a group's
 /// `displayName eq`), alone or in an `and`: an index lookup of at most one row, cheap enough to run
 /// on the calling thread.
@@ -568,11 +591,16 @@ fn selects_at_most_one(schema: &ResourceSchema, filter: &Filter) -> bool {
 
 fn unique_error(kind: ResourceKind, doc: &Value, err: sqlx::Error) -> StoreError {
     conflict_or(err, |_| match kind {
-        ResourceKind::User => format!("userName {:?} is already taken", text(doc, "userName").unwrap_or_default()),
+        ResourceKind::User => user_name_taken(&text(doc, "userName").unwrap_or_default()),
         ResourceKind::Group => {
             format!("a group named {:?} already exists", text(doc, "displayName").unwrap_or_default())
         }
     })
+}
+
+/// The message of a userName conflict.
+pub fn user_name_taken(user_name: &str) -> String {
+    format!("userName {user_name:?} is already taken")
 }
 
 pub(super) fn member_type_name(kind: MemberType) -> &'static str {
