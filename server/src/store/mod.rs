@@ -6,10 +6,10 @@
 //! database URL, when the store opens.
 
 mod batch;
-mod bulk;
 mod checkpoint;
 mod dialect;
 mod filter_sql;
+mod insert;
 mod params;
 mod point_read;
 mod resources;
