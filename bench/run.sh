@@ -15,12 +15,16 @@
 #   BENCH_LOAD_CONNECTIONS wrk connections while loading (default BENCH_CONNECTIONS)
 #   BENCH_TIMEOUT          wrk per-request timeout (default 10s; slower = error)
 #   BENCH_LOAD_TIMEOUT     seconds allowed for loading the users (default 7200)
-#   BENCH_SCENARIOS        subset/order of: get_by_id filter_eq filter_sw list group_add group_remove create
+#   BENCH_SCENARIOS        subset/order of: get_by_id filter_eq filter_sw list group_add group_remove
+#                          create bulk_create
 #   BENCH_GROUP_MEMBERS    members of the group that group_add/group_remove change (default 100000,
 #                          at most half the users loaded)
 #   BENCH_GROUP_CONNECTIONS wrk connections for group_add/group_remove (default 8: an identity
 #                          provider's concurrency; these scenarios measure latency, and every one of
 #                          their requests writes)
+#   BENCH_BULK_OPS         user creates per /Bulk request in bulk_create (default 10000)
+#   BENCH_BULK_CONNECTIONS wrk connections for bulk_create (default 2)
+#   BENCH_BULK_TIMEOUT     wrk per-request timeout for bulk_create (default 60s)
 #   BENCH_PG_URL           PostgreSQL server URL (default postgres://postgres@127.0.0.1:5432)
 #   SCIMD_BIN              use this scimd binary instead of building one
 #   STARTUP_TIMEOUT        seconds to wait for the server to answer (default 60)
@@ -41,8 +45,11 @@ REQ_TIMEOUT="${BENCH_TIMEOUT:-10s}"
 LOAD_TIMEOUT="${BENCH_LOAD_TIMEOUT:-7200}"
 STARTUP_TIMEOUT="${STARTUP_TIMEOUT:-60}"
 PG_URL="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}"
-# `create` last: it adds users, which would skew the scenarios after it.
-read -r -a SCENARIOS <<<"${BENCH_SCENARIOS:-get_by_id filter_eq filter_sw list group_add group_remove create}"
+# `create` and `bulk_create` last: they add users, which would skew the scenarios after them.
+read -r -a SCENARIOS <<<"${BENCH_SCENARIOS:-get_by_id filter_eq filter_sw list group_add group_remove create bulk_create}"
+BULK_OPS="${BENCH_BULK_OPS:-10000}"
+BULK_CONNECTIONS="${BENCH_BULK_CONNECTIONS:-2}"
+BULK_TIMEOUT="${BENCH_BULK_TIMEOUT:-60s}"
 BENCH_VENV="$ROOT/target/bench-venv"
 REFERENCE_REQ="scim2-server==0.8.3"
 
@@ -241,7 +248,43 @@ PY
 )"
 }
 
+# How many users the server holds.
+user_total() {
+  curl -s -m 60 -H "Authorization: Bearer $TOKEN" "$BASE/Users?count=0" \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["totalResults"])'
+}
+
+# The user count once it stops moving: wrk leaves the requests still in flight when it stops,
+# and the server finishes them.
+settled_user_total() {
+  local previous=-1 current deadline=$((SECONDS + 120))
+  current="$(user_total)"
+  while [[ "$current" != "$previous" ]] && (( SECONDS < deadline )); do
+    sleep 1; previous="$current"; current="$(user_total)"
+  done
+  echo "$current"
+}
+
+# One small /Bulk of user creates, to show what the server answers to bulk_create.
+check_bulk() {
+  local ops='[{"method":"POST","path":"/Users","bulkId":"a","data":{"userName":"check-'"$RUN_TAG"'-a"}},
+    {"method":"POST","path":"/Users","bulkId":"b","data":{"userName":"check-'"$RUN_TAG"'-b"}}]'
+  curl -s -m 60 -w '\n%{http_code}' -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/scim+json' \
+    -d '{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],"Operations":'"$ops"'}' "$BASE/Bulk" \
+    | python3 -c '
+import json, sys
+*body, code = sys.stdin.read().split("\n")
+try:
+    ops = json.loads("\n".join(body)).get("Operations", [])
+except (ValueError, AttributeError):
+    ops = []
+created = sum(1 for op in ops if str(op.get("status")) == "201")
+print("[bench] check bulk_create: HTTP %s, %d of 2 operations created" % (code, created), file=sys.stderr)
+'
+}
+
 ROWS=()      # scenario table rows
+BULK_ROWS=() # operations/s of bulk_create
 SUMMARY=()   # per-target rows
 RUN_TAG="$(date +%s)$$"
 
@@ -269,12 +312,19 @@ run_target() {
       make_group "$dir" "$members"
       group_args=("$GROUP_ID" "$members")
     fi
-    local connections="$CONNECTIONS"
-    [[ "$s" != group_* ]] || connections="${BENCH_GROUP_CONNECTIONS:-8}"
+    local connections=$CONNECTIONS timeout=$REQ_TIMEOUT threads=$THREADS before=0 extra=()
+    if [[ "$s" == group_* ]]; then
+      connections="${BENCH_GROUP_CONNECTIONS:-8}" extra=("${group_args[@]}")
+    elif [[ "$s" == bulk_create ]]; then
+      connections=$BULK_CONNECTIONS timeout=$BULK_TIMEOUT extra=("$BULK_OPS")
+      check_bulk
+      before="$(user_total)"
+    fi
+    (( connections >= threads )) || threads=$connections
     log "$target: $s for ${DURATION}s, $connections connections"
-    wrk -t "$THREADS" -c "$connections" -d "${DURATION}s" --timeout "$REQ_TIMEOUT" --latency \
+    wrk -t "$threads" -c "$connections" -d "${DURATION}s" --timeout "$timeout" --latency \
       -H "Authorization: Bearer $TOKEN" -s "$LUA/scenarios.lua" "$BASE" \
-      -- "$s" "$dir/ids.txt" "$RUN_TAG" "${group_args[@]}" >"$dir/$s.out" 2>&1 || { cat "$dir/$s.out" >&2; return 1; }
+      -- "$s" "$dir/ids.txt" "$RUN_TAG" "${extra[@]}" >"$dir/$s.out" 2>&1 || { cat "$dir/$s.out" >&2; return 1; }
     grep -v '^@@result' "$dir/$s.out" >&2
     local r
     r="$(grep '^@@result' "$dir/$s.out")" || { log "no result line from wrk"; return 1; }
@@ -285,6 +335,18 @@ run_target() {
           v["requests"] / (v["duration_us"] / 1e6), v["p50_us"] / 1000, v["p99_us"] / 1000,
           v["non2xx"] + v["socket_errors"]
       }' <<<"$r")")
+    if [[ "$s" == bulk_create ]]; then
+      # Operations the completed requests carried that did not create a user.
+      local after created
+      after="$(settled_user_total)"
+      created=$((after - before))
+      BULK_ROWS+=("$(awk -v t="$target" -v n="$BULK_OPS" -v created="$created" '{
+          for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+          missing = v["requests"] * n - created
+          printf "| %s | %s | %d | %.0f | %d |", t, "bulk_create", n,
+            v["requests"] * n / (v["duration_us"] / 1e6), (missing > 0 ? missing : 0)
+        }' <<<"$r")")
+    fi
   done
 
   local hwm
@@ -303,6 +365,14 @@ echo
 echo "| target | scenario | req/s | p50 (ms) | p99 (ms) | errors |"
 echo "| --- | --- | ---: | ---: | ---: | ---: |"
 printf '%s\n' "${ROWS[@]}"
+if (( ${#BULK_ROWS[@]} )); then
+  echo
+  echo "bulk_create: $BULK_CONNECTIONS connections; failed operations counted from totalResults before and after."
+  echo
+  echo "| target | scenario | operations per request | operations/s | failed operations |"
+  echo "| --- | --- | ---: | ---: | ---: |"
+  printf '%s\n' "${BULK_ROWS[@]}"
+fi
 echo
 echo "| target | users loaded | load time (s) | load rate (users/s) | RSS after load (MiB) | peak RSS, VmHWM (MiB) |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: |"

@@ -1,8 +1,11 @@
 -- wrk script for the measured scenarios. Args (after --):
---   scenario ids_file run_tag
--- scenario: get_by_id | filter_eq | filter_sw | list | create
+--   scenario ids_file run_tag [bulk_ops | group_id group_members]
+-- scenario: get_by_id | filter_eq | filter_sw | list | create | group_add | group_remove | bulk_create
 -- ids_file: "<id> <userName>" lines written by the loader.
--- run_tag: makes the userNames of `create` unique across runs.
+-- run_tag: makes the userNames of `create` and `bulk_create` unique across runs.
+-- bulk_ops: user creates per /Bulk request of `bulk_create` (default 10000).
+-- group_add/group_remove: PATCH the group whose members are the first group_members ids of
+-- ids_file: group_remove removes one of them, group_add adds one of the next group_members ids.
 -- wrk's URL must be the SCIM base, e.g. http://127.0.0.1:8080/scim/v2
 -- done() prints one "@@result key=value..." line that bench/run.sh parses.
 dofile(debug.getinfo(1, "S").source:sub(2):match("^(.*/)") .. "common.lua")
@@ -15,6 +18,7 @@ end
 
 function init(args)
   scenario, ids_file, run_tag = args[1], args[2], args[3]
+  bulk_ops = (scenario == "bulk_create") and tonumber(args[4] or "10000") or 0
   base = wrk.path:gsub("/$", "")
   math.randomseed(os.time() * 1000 + tid)
   values = {}
@@ -60,6 +64,17 @@ function request()
       or string.format('{"op":"remove","path":"members[value eq \\"%s\\"]"}', id)
     local body = '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[' .. op .. ']}'
     return wrk.format("PATCH", group_path, post_headers, body)
+  elseif scenario == "bulk_create" then
+    local ops = {}
+    for i = 1, bulk_ops do
+      created = created + 1
+      local name = string.format("bulk-%s-%d-%d@example.com", run_tag, tid, created)
+      ops[i] = string.format('{"method":"POST","path":"/Users","bulkId":"u%d","data":%s}', i,
+        user_body(name, created))
+    end
+    local body = '{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],"Operations":['
+      .. table.concat(ops, ",") .. "]}"
+    return wrk.format("POST", base .. "/Bulk", post_headers, body)
   elseif static[scenario] then
     return wrk.format("GET", static[scenario])
   end

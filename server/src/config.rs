@@ -74,7 +74,7 @@ impl std::fmt::Debug for DatabaseUrl {
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
-    /// Largest accepted request body; advertised as `bulk.maxPayloadSize`.
+    /// Largest accepted request body, except on `/Bulk` (see `BulkConfig`).
     pub max_body_bytes: usize,
     /// Base URL clients reach scimd at (for `meta.location`); taken from the `Host` header when unset.
     pub public_url: Option<String>,
@@ -90,6 +90,16 @@ pub struct ScimConfig {
     pub large_group_members: u64,
     /// Custom extension schemas in the RFC 7643 §7 JSON format.
     pub extensions: Vec<ExtensionConfig>,
+    pub bulk: BulkConfig,
+}
+
+/// Limits of `/Bulk`, advertised in `/ServiceProviderConfig`; beyond either, a request gets 413.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkConfig {
+    pub max_operations: usize,
+    /// Largest `/Bulk` body; `server.max_body_bytes` does not apply there.
+    pub max_payload_bytes: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -133,6 +143,7 @@ fn defaults() -> Defaults {
             max_page_size: 1000,
             large_group_members: 1000,
             extensions: Vec::new(),
+            bulk: BulkConfig { max_operations: 10_000, max_payload_bytes: 16 * 1024 * 1024 },
         },
         auth: AuthConfig { token_cache_seconds: 5, rate_limit_per_second: 1000, rate_limit_burst: 2000 },
         log: LogConfig { format: LogFormat::Text, level: "info".into() },

@@ -3,6 +3,7 @@
 
 mod fixture;
 
+mod bulk;
 mod cli;
 mod discovery;
 mod entra;

@@ -160,6 +160,22 @@ both_databases! {
 }
 
 both_databases! {
+    async fn delete_with_a_stale_if_match_keeps_the_resource(app: TestApp) {
+        let id = app.user(bjensen()).await;
+        let path = format!("/Users/{id}");
+        let delete = |etag: &'static str| app.client.delete(app.url(&path)).bearer_auth(&app.token).header("If-Match", etag);
+        app.send(delete("W/\"2\"")).await.expect_error(412, None);
+        app.send(delete("garbage")).await.expect_error(412, None);
+        app.get(&path).await.expect(200);
+        app.send(delete("W/\"1\"")).await.expect(204);
+        app.get(&path).await.expect(404);
+        app.send(delete("W/\"1\"")).await.expect_error(404, None);
+        let group = app.group(json!({"displayName": "g"})).await;
+        app.send(app.client.delete(app.url(&format!("/Groups/{group}"))).bearer_auth(&app.token).header("If-Match", "*")).await.expect(204);
+    }
+}
+
+both_databases! {
     async fn unknown_attributes_are_refused_by_name_and_unknown_schema_urns_ignored(app: TestApp) {
         let reply = app.post("/Users", &json!({"userName": "x@example.com", "favouriteColour": "blue"})).await.expect_error(400, Some("invalidSyntax"));
         assert!(reply.body["detail"].as_str().expect("detail").contains("favouriteColour"), "{}", reply.body);

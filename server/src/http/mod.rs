@@ -53,7 +53,7 @@ fn panic_response(_: Box<dyn std::any::Any + Send>) -> axum::response::Response 
 pub fn app(state: AppState) -> Router {
     let body_limit = state.config.server.max_body_bytes;
     Router::new()
-        .nest("/scim/v2", scim::routes())
+        .nest("/scim/v2", scim::routes(&state.config))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -19,7 +19,11 @@ pub async fn service_provider_config(State(state): State<AppState>, BaseUrl(base
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
         "documentationUri": "https://github.com/scimd/scimd#readme",
         "patch": {"supported": true},
-        "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": state.config.server.max_body_bytes},
+        "bulk": {
+            "supported": true,
+            "maxOperations": scim.bulk.max_operations,
+            "maxPayloadSize": scim.bulk.max_payload_bytes
+        },
         "filter": {"supported": true, "maxResults": scim.max_page_size},
         "changePassword": {"supported": true},
         "sort": {"supported": true},

@@ -14,7 +14,10 @@ use super::error::{ApiError, SCIM_CONTENT_TYPE};
 /// A JSON request body as a `serde_json::Value`.
 pub struct ScimJson(pub Value);
 
-impl<S: Send + Sync> FromRequest<S> for ScimJson {
+/// A request body of a JSON content type, unparsed.
+pub struct ScimBytes(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ScimBytes {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
@@ -33,12 +36,21 @@ impl<S: Send + Sync> FromRequest<S> for ScimJson {
                 ApiError(ScimError::new(
                     413,
                     None,
-                    "request body too large: see maxPayloadSize in /ServiceProviderConfig",
+                    "the request body is too large (for /Bulk, see maxPayloadSize in /ServiceProviderConfig)",
                 ))
             } else {
                 ApiError(ScimError::invalid_syntax(format!("could not read the request body: {rejection}")))
             }
         })?;
+        Ok(ScimBytes(bytes))
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for ScimJson {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let ScimBytes(bytes) = ScimBytes::from_request(req, state).await?;
         let value = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError(ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}"))))?;
         Ok(ScimJson(value))

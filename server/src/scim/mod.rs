@@ -1,6 +1,7 @@
 //! The SCIM 2.0 service provider under `/scim/v2`.
 
 mod auth;
+mod bulk;
 mod discovery;
 mod error;
 mod json;
@@ -11,7 +12,7 @@ mod search;
 mod wire;
 
 use axum::Router;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
 use axum::http::header;
 use axum::http::request::Parts;
 use axum::routing::{MethodRouter, get, post};
@@ -22,6 +23,7 @@ pub use auth::Caller;
 pub use error::{ApiError, SCIM_CONTENT_TYPE, scim_error_response};
 pub use json::ScimJson;
 
+use crate::config::Config;
 use crate::http::AppState;
 
 /// The base URL of the SCIM API as the client reached it, for `meta.location`.
@@ -99,11 +101,18 @@ fn member(kind: ResourceKind) -> MethodRouter<AppState> {
               q: Pairs,
               body: ScimJson| { resources::patch(kind, s, c, b, id, h, q, body) },
     )
-    .delete(move |s: State<AppState>, c: Caller, id: Path<String>| resources::delete(kind, s, c, id))
+    .delete(move |s: State<AppState>, c: Caller, id: Path<String>, h: axum::http::HeaderMap| {
+        resources::delete(kind, s, c, id, h)
+    })
     .fallback(method_not_allowed)
 }
 
-pub fn routes() -> Router<AppState> {
+/// `/Bulk` takes bodies up to its own limit, which `server.max_body_bytes` does not cap.
+fn bulk_endpoint(max_payload_bytes: usize) -> MethodRouter<AppState> {
+    post(bulk::bulk).layer(DefaultBodyLimit::max(max_payload_bytes)).fallback(method_not_allowed)
+}
+
+pub fn routes(config: &Config) -> Router<AppState> {
     Router::new()
         .route("/ServiceProviderConfig", read_only(get(discovery::service_provider_config)))
         .route("/ResourceTypes", read_only(get(discovery::resource_types)))
@@ -111,6 +120,7 @@ pub fn routes() -> Router<AppState> {
         .route("/Schemas", read_only(get(discovery::schemas)))
         .route("/Schemas/{id}", read_only(get(discovery::schema_by_id)))
         .route("/.search", post(search::search_all).fallback(method_not_allowed))
+        .route("/Bulk", bulk_endpoint(config.scim.bulk.max_payload_bytes))
         .route("/Users", collection(ResourceKind::User))
         // A static segment wins over `{id}`, so `.search` is never taken for an id.
         .route("/Users/.search", search_endpoint(ResourceKind::User))

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use scimd_schemas::ScimError;
 use scimd_schemas::patch::{apply_patch, check_echoed_id, parse_patch_request};
 use scimd_schemas::projection::Projection;
-use scimd_schemas::resource::prepare_write;
+use scimd_schemas::resource::{MemberRef, prepare_write};
 use scimd_schemas::schema::{ResourceKind, ResourceSchema};
 use serde_json::Value;
 
@@ -33,10 +33,16 @@ fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
-    match headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) {
+    let value = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok());
+    version_of(value)
+}
+
+/// An `If-Match` header or a bulk operation's `version`: `None` (or `*`) matches any version.
+pub fn version_of(value: Option<&str>) -> Result<Option<i64>, ApiError> {
+    match value {
         None | Some("*") => Ok(None),
         Some(value) => parse_etag(value).map(Some).ok_or_else(|| {
-            ApiError(ScimError::new(412, None, format!("If-Match {value:?} is not an ETag of this server")))
+            ApiError(ScimError::new(412, None, format!("the version {value:?} is not an ETag of this server")))
         }),
     }
 }
@@ -194,19 +200,57 @@ pub async fn create(
     ScimJson(body): ScimJson,
 ) -> ApiResult<Response> {
     caller.require_scim()?;
-    let schema = state.registry.of(kind);
-    let prepared = prepare_write(schema, body, None)?;
-    let password_hash = password::hash_if_given(prepared.password).await?;
-    let managing_entity = caller.managing_entity();
-    let write = ResourceWrite {
-        doc: &prepared.doc,
-        password_hash,
-        managing_entity: &managing_entity,
-        members: prepared.members.as_deref(),
-    };
-    let (row, skipped) = state.store.create_resource(kind, &caller.tenant_id, &write).await?;
-    log_skipped(kind, &row.id, &skipped);
+    let row = create_resource(&state, &caller, kind, body).await?;
     respond_with(&state, kind, &base, &caller.tenant_id, row, &pairs, StatusCode::CREATED).await
+}
+
+/// A validated new resource, its password hashed: what a create writes.
+pub struct NewResource {
+    pub doc: Value,
+    password_hash: Option<String>,
+    members: Option<Vec<MemberRef>>,
+}
+
+impl NewResource {
+    pub fn write<'a>(&'a self, managing_entity: &'a str) -> ResourceWrite<'a> {
+        ResourceWrite {
+            doc: &self.doc,
+            password_hash: self.password_hash.clone(),
+            managing_entity,
+            members: self.members.as_deref(),
+        }
+    }
+}
+
+/// Validates a POST body; nothing is written.
+pub async fn prepare_create(state: &AppState, kind: ResourceKind, body: Value) -> ApiResult<NewResource> {
+    let prepared = prepare_write(state.registry.of(kind), body, None)?;
+    let password_hash = password::hash_if_given(prepared.password).await?;
+    Ok(NewResource { doc: prepared.doc, password_hash, members: prepared.members })
+}
+
+/// Writes a prepared resource.
+pub async fn insert_resource(
+    state: &AppState,
+    caller: &Caller,
+    kind: ResourceKind,
+    new: &NewResource,
+) -> ApiResult<ResourceRow> {
+    let managing_entity = caller.managing_entity();
+    let (row, skipped) = state.store.create_resource(kind, &caller.tenant_id, &new.write(&managing_entity)).await?;
+    log_skipped(kind, &row.id, &skipped);
+    Ok(row)
+}
+
+/// POST: creates a resource from its body.
+pub async fn create_resource(
+    state: &AppState,
+    caller: &Caller,
+    kind: ResourceKind,
+    body: Value,
+) -> ApiResult<ResourceRow> {
+    let new = prepare_create(state, kind, body).await?;
+    insert_resource(state, caller, kind, &new).await
 }
 
 fn parse_doc(row: &ResourceRow) -> ApiResult<Value> {
@@ -228,8 +272,22 @@ pub async fn replace(
     ScimJson(body): ScimJson,
 ) -> ApiResult<Response> {
     caller.require_scim()?;
+    let version = if_match(&headers)?;
+    let row = replace_resource(&state, &caller, kind, &id, body, version).await?;
+    respond_with(&state, kind, &base, &caller.tenant_id, row, &pairs, StatusCode::OK).await
+}
+
+/// PUT: replaces a resource with a body; `version` acts as If-Match.
+pub async fn replace_resource(
+    state: &AppState,
+    caller: &Caller,
+    kind: ResourceKind,
+    id: &str,
+    body: Value,
+    version: Option<i64>,
+) -> ApiResult<ResourceRow> {
     let schema = state.registry.of(kind);
-    let current = load(&state, kind, &caller.tenant_id, &id).await?;
+    let current = load(state, kind, &caller.tenant_id, id).await?;
     let prepared = prepare_write(schema, body, Some(&parse_doc(&current)?))?;
     let password_hash = password::hash_if_given(prepared.password).await?;
     // PUT replaces the whole resource: a group sent without members has none.
@@ -239,10 +297,9 @@ pub async fn replace(
         password_hash,
         members: MemberDelta { replace: members, ..Default::default() },
     };
-    let version = if_match(&headers)?;
-    let (row, skipped) = state.store.change_resource(kind, &caller.tenant_id, &id, change, version).await?;
-    log_skipped(kind, &id, &skipped);
-    respond_with(&state, kind, &base, &caller.tenant_id, row, &pairs, StatusCode::OK).await
+    let (row, skipped) = state.store.change_resource(kind, &caller.tenant_id, id, change, version).await?;
+    log_skipped(kind, id, &skipped);
+    Ok(row)
 }
 
 #[expect(clippy::too_many_arguments, reason = "axum extractors")]
@@ -257,26 +314,39 @@ pub async fn patch(
     ScimJson(body): ScimJson,
 ) -> ApiResult<Response> {
     caller.require_scim()?;
+    let version = if_match(&headers)?;
+    let row = patch_resource(&state, &caller, kind, &id, body, version).await?;
+    if shows_many_members(&state, kind, &caller.tenant_id, &id, &pairs).await? {
+        return Ok(with_etag(StatusCode::NO_CONTENT.into_response(), row.version));
+    }
+    respond_with(&state, kind, &base, &caller.tenant_id, row, &pairs, StatusCode::OK).await
+}
+
+/// PATCH: applies a PatchOp body; `version` acts as If-Match.
+pub async fn patch_resource(
+    state: &AppState,
+    caller: &Caller,
+    kind: ResourceKind,
+    id: &str,
+    body: Value,
+    version: Option<i64>,
+) -> ApiResult<ResourceRow> {
     let schema = state.registry.of(kind);
     let ops = parse_patch_request(body)?;
-    check_echoed_id(&ops, &id)?;
-    let current = load(&state, kind, &caller.tenant_id, &id).await?;
+    check_echoed_id(&ops, id)?;
+    let current = load(state, kind, &caller.tenant_id, id).await?;
     let doc = parse_doc(&current)?;
     let outcome = apply_patch(schema, &doc, &ops)?;
     let password_hash = password::hash_if_given(outcome.password).await?;
     let members = &outcome.members;
-    let version = if_match(&headers)?;
     let tenant = &caller.tenant_id;
     let changed_doc = (outcome.doc != doc).then_some(&outcome.doc);
     // With `replace`, apply_patch has already folded later adds and removes into the list.
     let delta = MemberDelta { replace: members.replace.as_deref(), add: &members.add, remove: &members.remove };
     let change = ResourceChange { doc: changed_doc, password_hash, members: delta };
-    let (row, skipped) = state.store.change_resource(kind, tenant, &id, change, version).await?;
-    log_skipped(kind, &id, &skipped);
-    if shows_many_members(&state, kind, tenant, &id, &pairs).await? {
-        return Ok(with_etag(StatusCode::NO_CONTENT.into_response(), row.version));
-    }
-    respond_with(&state, kind, &base, tenant, row, &pairs, StatusCode::OK).await
+    let (row, skipped) = state.store.change_resource(kind, tenant, id, change, version).await?;
+    log_skipped(kind, id, &skipped);
+    Ok(row)
 }
 
 /// A PATCH answer would list more members than `scim.large_group_members`: it answers 204 instead,
@@ -303,11 +373,25 @@ pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    headers: HeaderMap,
 ) -> ApiResult<Response> {
     caller.require_scim()?;
-    if state.store.delete_resource(kind, &caller.tenant_id, &id).await? {
-        Ok(StatusCode::NO_CONTENT.into_response())
+    let version = if_match(&headers)?;
+    delete_resource(&state, &caller, kind, &id, version).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// DELETE: removes a resource; `version` acts as If-Match.
+pub async fn delete_resource(
+    state: &AppState,
+    caller: &Caller,
+    kind: ResourceKind,
+    id: &str,
+    version: Option<i64>,
+) -> ApiResult<()> {
+    if state.store.delete_resource(kind, &caller.tenant_id, id, version).await? {
+        Ok(())
     } else {
-        Err(not_found(kind, &id))
+        Err(not_found(kind, id))
     }
 }

@@ -44,6 +44,16 @@ impl Dialect {
         }
     }
 
+    /// The `n`th parameter of a statement that uses each parameter once, in order. SQLite gets a
+    /// plain `?`: binding a numbered `?NNN` makes it search a list of all the statement's names,
+    /// which grows quadratic in a multi-row INSERT.
+    pub fn positional(self, n: usize) -> String {
+        match self {
+            Dialect::Sqlite => "?".to_owned(),
+            Dialect::Postgres => format!("${n}"),
+        }
+    }
+
     /// A JSON text parameter as the document column's type.
     pub fn json_param(self, placeholder: &str) -> String {
         match self {

@@ -9,6 +9,7 @@ mod batch;
 mod checkpoint;
 mod dialect;
 mod filter_sql;
+mod insert;
 mod params;
 mod point_read;
 mod resources;
@@ -26,7 +27,7 @@ use crate::config::DatabaseUrl;
 pub use dialect::Dialect;
 pub use filter_sql::{SortOrder, compile_filter, compile_sort};
 pub use params::Param;
-pub use resources::{ListQuery, MemberDelta, MemberRow, ResourceChange, ResourceRow, ResourceWrite};
+pub use resources::{ListQuery, MemberDelta, MemberRow, ResourceChange, ResourceRow, ResourceWrite, user_name_taken};
 pub use tenants::{NewToken, Role, Tenant, TokenRow, hash_token};
 
 /// SQLite's page cache per connection, in KiB (negative: a size, not a page count). Bounded so

@@ -9,6 +9,7 @@ use scimd_schemas::schema::{ResourceKind, ResourceSchema};
 use serde_json::Value;
 
 use super::filter_sql::{SqlBuf, compile_filter, compile_sort};
+use super::insert::{Insert, insert_sql, prepare_insert};
 use super::params::{Param, bind};
 use super::tenants::now;
 use super::{Backend, SortOrder, Store, StoreError, StoreResult, conflict_or, read, write};
@@ -104,7 +105,7 @@ fn table(kind: ResourceKind) -> Table {
     }
 }
 
-fn text(doc: &Value, key: &str) -> Option<String> {
+pub(super) fn text(doc: &Value, key: &str) -> Option<String> {
     doc.get(key).and_then(Value::as_str).map(str::to_owned)
 }
 
@@ -285,57 +286,8 @@ impl Store {
         tenant: &str,
         write: &ResourceWrite<'_>,
     ) -> StoreResult<(ResourceRow, Vec<String>)> {
-        let id = uuid::Uuid::now_v7().to_string();
-        let now = now();
-        let doc_json = write.doc.to_string();
-        let d = self.dialect();
-        let sql = match kind {
-            ResourceKind::User => format!(
-                "INSERT INTO users (tenant_id, id, user_name, user_name_lower, external_id, display_name, active, \
-                 managing_entity, password_hash, created, last_modified, version, doc) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1, {})",
-                d.json_param("$11")
-            ),
-            ResourceKind::Group => format!(
-                "INSERT INTO groups (tenant_id, id, display_name, display_name_lower, external_id, \
-                 managing_entity, created, last_modified, version, doc) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1, {})",
-                d.json_param("$8")
-            ),
-        };
-        let text_param = |key: &str| Param::OptText(text(write.doc, key));
-        let params = match kind {
-            ResourceKind::User => {
-                let user_name = text(write.doc, "userName").unwrap_or_default();
-                vec![
-                    Param::Text(tenant.to_owned()),
-                    Param::Text(id.clone()),
-                    Param::Text(user_name.clone()),
-                    Param::Text(user_name.to_lowercase()),
-                    text_param("externalId"),
-                    text_param("displayName"),
-                    Param::OptBool(write.doc.get("active").and_then(Value::as_bool)),
-                    Param::Text(write.managing_entity.to_owned()),
-                    Param::OptText(write.password_hash.clone()),
-                    Param::Text(now.clone()),
-                    Param::Text(doc_json.clone()),
-                ]
-            }
-            ResourceKind::Group => {
-                let name = text(write.doc, "displayName").unwrap_or_default();
-                vec![
-                    Param::Text(tenant.to_owned()),
-                    Param::Text(id.clone()),
-                    Param::Text(name.clone()),
-                    Param::Text(name.to_lowercase()),
-                    text_param("externalId"),
-                    Param::Text(write.managing_entity.to_owned()),
-                    Param::Text(now.clone()),
-                    Param::Text(doc_json.clone()),
-                ]
-            }
-        };
-        let sql = d.placeholders(&sql);
+        let Insert { params, row } = prepare_insert(kind, tenant, write, &now());
+        let sql = insert_sql(self.dialect(), kind, 1);
         let conflict = |e| unique_error(kind, write.doc, e);
         let skipped = match (write.members.filter(|m| !m.is_empty()), &*self.backend) {
             (None, Backend::Sqlite { inserts, .. }) => {
@@ -349,21 +301,10 @@ impl Store {
             (Some(members), _) => write!(self, pool => {
                 let mut tx = pool.begin().await?;
                 bind!(sqlx::query(sqlx::AssertSqlSafe(sql)), &params).execute(&mut *tx).await.map_err(conflict)?;
-                let (skipped, _) = add_members!(self, tx, tenant, &id, members);
+                let (skipped, _) = add_members!(self, tx, tenant, &row.id, members);
                 tx.commit().await?;
                 skipped
             }),
-        };
-        // What was just written is the row: no need to read it back.
-        let row = ResourceRow {
-            id,
-            doc: doc_json,
-            created: now.clone(),
-            last_modified: now,
-            version: 1,
-            managing_entity: write.managing_entity.to_owned(),
-            active: if kind == ResourceKind::User { write.doc.get("active").and_then(Value::as_bool) } else { None },
-            in_groups: false,
         };
         Ok((row, skipped))
     }
@@ -466,16 +407,34 @@ impl Store {
     }
 
     /// Deletes a resource and every membership that names it. False if there was none.
-    pub async fn delete_resource(&self, kind: ResourceKind, tenant: &str, id: &str) -> StoreResult<bool> {
+    /// `if_version` makes the delete conditional: `VersionMismatch` if the resource has another.
+    pub async fn delete_resource(
+        &self,
+        kind: ResourceKind,
+        tenant: &str,
+        id: &str,
+        if_version: Option<i64>,
+    ) -> StoreResult<bool> {
         let t = table(kind);
         let memberships =
             self.sql("DELETE FROM group_members WHERE tenant_id = $1 AND (member_id = $2 OR group_id = $2)");
-        let row = self.sql(&format!("DELETE FROM {} WHERE tenant_id = $1 AND id = $2", t.name));
+        let condition = if if_version.is_some() { " AND version = $3" } else { "" };
+        let row = self.sql(&format!("DELETE FROM {} WHERE tenant_id = $1 AND id = $2{condition}", t.name));
+        let exists = self.sql(&format!("SELECT version FROM {} WHERE tenant_id = $1 AND id = $2", t.name));
         write!(self, pool => {
             let mut tx = pool.begin().await?;
-            let deleted = sqlx::query(row).bind(tenant).bind(id).execute(&mut *tx).await?.rows_affected();
+            let mut query = sqlx::query(row).bind(tenant).bind(id);
+            if let Some(version) = if_version {
+                query = query.bind(version);
+            }
+            let deleted = query.execute(&mut *tx).await?.rows_affected();
             if deleted > 0 {
                 sqlx::query(memberships).bind(tenant).bind(id).execute(&mut *tx).await?;
+            } else if if_version.is_some() {
+                let found: Option<(i64,)> = sqlx::query_as(exists).bind(tenant).bind(id).fetch_optional(&mut *tx).await?;
+                if found.is_some() {
+                    return Err(StoreError::VersionMismatch);
+                }
             }
             tx.commit().await?;
             Ok(deleted > 0)
@@ -561,11 +520,16 @@ fn selects_at_most_one(schema: &ResourceSchema, filter: &Filter) -> bool {
 
 fn unique_error(kind: ResourceKind, doc: &Value, err: sqlx::Error) -> StoreError {
     conflict_or(err, |_| match kind {
-        ResourceKind::User => format!("userName {:?} is already taken", text(doc, "userName").unwrap_or_default()),
+        ResourceKind::User => user_name_taken(&text(doc, "userName").unwrap_or_default()),
         ResourceKind::Group => {
             format!("a group named {:?} already exists", text(doc, "displayName").unwrap_or_default())
         }
     })
+}
+
+/// The message of a userName conflict.
+pub fn user_name_taken(user_name: &str) -> String {
+    format!("userName {user_name:?} is already taken")
 }
 
 pub(super) fn member_type_name(kind: MemberType) -> &'static str {
