@@ -9,9 +9,11 @@ mod batch;
 mod checkpoint;
 mod dialect;
 mod filter_sql;
+mod keyset;
 mod params;
 mod point_read;
 mod resources;
+mod secrets;
 mod tenants;
 
 use std::str::FromStr;
@@ -25,6 +27,7 @@ use crate::config::DatabaseUrl;
 
 pub use dialect::Dialect;
 pub use filter_sql::{SortOrder, compile_filter, compile_sort};
+pub use keyset::{KeysetPage, KeysetQuery, Position};
 pub use params::Param;
 pub use resources::{ListQuery, MemberDelta, MemberRow, ResourceChange, ResourceRow, ResourceWrite};
 pub use tenants::{NewToken, Role, Tenant, TokenRow, hash_token};
