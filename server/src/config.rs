@@ -80,6 +80,8 @@ pub struct ServerConfig {
 pub struct ScimConfig {
     pub default_page_size: u32,
     pub max_page_size: u32,
+    /// How long a paging cursor stays valid after it was issued (RFC 9865 `cursorTimeout`).
+    pub cursor_timeout_seconds: u32,
     /// Custom extension schemas in the RFC 7643 §7 JSON format.
     pub extensions: Vec<ExtensionConfig>,
 }
@@ -120,7 +122,12 @@ fn defaults() -> Defaults {
     Defaults {
         database_url: "sqlite://scimd.db",
         server: ServerConfig { listen: ([127, 0, 0, 1], 8080).into(), max_body_bytes: 1024 * 1024, public_url: None },
-        scim: ScimConfig { default_page_size: 100, max_page_size: 1000, extensions: Vec::new() },
+        scim: ScimConfig {
+            default_page_size: 100,
+            max_page_size: 1000,
+            cursor_timeout_seconds: 3600,
+            extensions: Vec::new(),
+        },
         auth: AuthConfig { token_cache_seconds: 5 },
         log: LogConfig { format: LogFormat::Text, level: "info".into() },
     }

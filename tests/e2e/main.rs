@@ -4,6 +4,7 @@
 mod fixture;
 
 mod cli;
+mod cursor;
 mod discovery;
 mod errors;
 mod filters;

@@ -27,6 +27,7 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     pub config: Arc<Config>,
     pub tokens: TokenCache,
+    pub cursors: Arc<scim::CursorCodec>,
 }
 
 /// Validated tokens by the hash of their secret (never the secret itself).

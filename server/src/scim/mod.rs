@@ -1,6 +1,8 @@
 //! The SCIM 2.0 service provider under `/scim/v2`.
 
 mod auth;
+mod cursor;
+mod cursor_page;
 mod discovery;
 mod error;
 mod json;
@@ -19,6 +21,7 @@ use scimd_schemas::ScimError;
 use scimd_schemas::schema::ResourceKind;
 
 pub use auth::Caller;
+pub use cursor::CursorCodec;
 pub use error::{ApiError, SCIM_CONTENT_TYPE, scim_error_response};
 pub use json::ScimJson;
 
