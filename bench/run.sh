@@ -15,7 +15,7 @@
 #   BENCH_LOAD_CONNECTIONS wrk connections while loading (default BENCH_CONNECTIONS)
 #   BENCH_TIMEOUT          wrk per-request timeout (default 10s; slower = error)
 #   BENCH_LOAD_TIMEOUT     seconds allowed for loading the users (default 7200)
-#   BENCH_SCENARIOS        subset/order of: get_by_id filter_eq filter_sw list create
+#   BENCH_SCENARIOS        subset/order of: get_by_id filter_eq filter_sw list cursor_pages create
 #   BENCH_PG_URL           PostgreSQL server URL (default postgres://postgres@127.0.0.1:5432)
 #   SCIMD_BIN              use this scimd binary instead of building one
 #   STARTUP_TIMEOUT        seconds to wait for the server to answer (default 60)
@@ -37,7 +37,7 @@ LOAD_TIMEOUT="${BENCH_LOAD_TIMEOUT:-7200}"
 STARTUP_TIMEOUT="${STARTUP_TIMEOUT:-60}"
 PG_URL="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}"
 # `create` last: it adds users, which would skew the scenarios after it.
-read -r -a SCENARIOS <<<"${BENCH_SCENARIOS:-get_by_id filter_eq filter_sw list create}"
+read -r -a SCENARIOS <<<"${BENCH_SCENARIOS:-get_by_id filter_eq filter_sw list cursor_pages create}"
 BENCH_VENV="$ROOT/target/bench-venv"
 REFERENCE_REQ="scim2-server==0.8.3"
 
@@ -190,8 +190,9 @@ sanity_check() {
     [filter_eq]="$BASE/Users?filter=userName%20eq%20%22${name/@/%40}%22"
     [filter_sw]="$BASE/Users?filter=name.familyName%20sw%20%22Smi%22&count=100"
     [list]="$BASE/Users?startIndex=1&count=100"
+    [cursor_pages]="$BASE/Users?count=100&cursor="
   )
-  for s in get_by_id filter_eq filter_sw list; do
+  for s in get_by_id filter_eq filter_sw list cursor_pages; do
     curl -s -m 60 -w '\n%{http_code}' -H "Authorization: Bearer $TOKEN" "${urls[$s]}" \
       | python3 -c '
 import json, sys
@@ -203,6 +204,8 @@ except ValueError:
 extra = ""
 if isinstance(doc, dict) and "totalResults" in doc:
     extra = " totalResults=%s returned=%d" % (doc["totalResults"], len(doc.get("Resources", [])))
+if isinstance(doc, dict) and "nextCursor" in doc:
+    extra += " nextCursor=yes"
 print("[bench] check %s: HTTP %s%s" % (sys.argv[1], code, extra), file=sys.stderr)
 ' "$s"
   done
@@ -229,6 +232,9 @@ run_target() {
   sanity_check "$dir"
 
   for s in "${SCENARIOS[@]}"; do
+    if [[ "$target" == reference && "$s" == cursor_pages ]]; then
+      log "$target: skipping $s (the reference server has no cursor paging)"; continue
+    fi
     log "$target: $s for ${DURATION}s"
     wrk -t "$THREADS" -c "$CONNECTIONS" -d "${DURATION}s" --timeout "$REQ_TIMEOUT" --latency \
       -H "Authorization: Bearer $TOKEN" -s "$LUA/scenarios.lua" "$BASE" \
