@@ -15,8 +15,8 @@
 #   BENCH_LOAD_CONNECTIONS wrk connections while loading (default BENCH_CONNECTIONS)
 #   BENCH_TIMEOUT          wrk per-request timeout (default 10s; slower = error)
 #   BENCH_LOAD_TIMEOUT     seconds allowed for loading the users (default 7200)
-#   BENCH_SCENARIOS        subset/order of: get_by_id filter_eq filter_sw list group_add group_remove
-#                          create bulk_create
+#   BENCH_SCENARIOS        subset/order of: get_by_id filter_eq filter_sw list cursor_pages group_add
+#                          group_remove create bulk_create
 #   BENCH_GROUP_MEMBERS    members of the group that group_add/group_remove change (default 100000,
 #                          at most half the users loaded)
 #   BENCH_GROUP_CONNECTIONS wrk connections for group_add/group_remove (default 8: an identity
@@ -46,7 +46,7 @@ LOAD_TIMEOUT="${BENCH_LOAD_TIMEOUT:-7200}"
 STARTUP_TIMEOUT="${STARTUP_TIMEOUT:-60}"
 PG_URL="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}"
 # `create` and `bulk_create` last: they add users, which would skew the scenarios after them.
-read -r -a SCENARIOS <<<"${BENCH_SCENARIOS:-get_by_id filter_eq filter_sw list group_add group_remove create bulk_create}"
+read -r -a SCENARIOS <<<"${BENCH_SCENARIOS:-get_by_id filter_eq filter_sw list cursor_pages group_add group_remove create bulk_create}"
 BULK_OPS="${BENCH_BULK_OPS:-10000}"
 BULK_CONNECTIONS="${BENCH_BULK_CONNECTIONS:-2}"
 BULK_TIMEOUT="${BENCH_BULK_TIMEOUT:-60s}"
@@ -205,8 +205,9 @@ sanity_check() {
     [filter_eq]="$BASE/Users?filter=userName%20eq%20%22${name/@/%40}%22"
     [filter_sw]="$BASE/Users?filter=name.familyName%20sw%20%22Smi%22&count=100"
     [list]="$BASE/Users?startIndex=1&count=100"
+    [cursor_pages]="$BASE/Users?count=100&cursor="
   )
-  for s in get_by_id filter_eq filter_sw list; do
+  for s in get_by_id filter_eq filter_sw list cursor_pages; do
     curl -s -m 60 -w '\n%{http_code}' -H "Authorization: Bearer $TOKEN" "${urls[$s]}" \
       | python3 -c '
 import json, sys
@@ -218,6 +219,8 @@ except ValueError:
 extra = ""
 if isinstance(doc, dict) and "totalResults" in doc:
     extra = " totalResults=%s returned=%d" % (doc["totalResults"], len(doc.get("Resources", [])))
+if isinstance(doc, dict) and "nextCursor" in doc:
+    extra += " nextCursor=yes"
 print("[bench] check %s: HTTP %s%s" % (sys.argv[1], code, extra), file=sys.stderr)
 ' "$s"
   done
@@ -306,6 +309,9 @@ run_target() {
 
   local group_args=() members
   for s in "${SCENARIOS[@]}"; do
+    if [[ "$target" == reference && "$s" == cursor_pages ]]; then
+      log "$target: skipping $s (the reference server has no cursor paging)"; continue
+    fi
     if [[ "$s" == group_* && ${#group_args[@]} == 0 ]]; then
       members="${BENCH_GROUP_MEMBERS:-100000}"
       (( members <= LOADED / 2 )) || members=$((LOADED / 2))

@@ -1,6 +1,7 @@
 -- wrk script for the measured scenarios. Args (after --):
 --   scenario ids_file run_tag [bulk_ops | group_id group_members]
--- scenario: get_by_id | filter_eq | filter_sw | list | create | group_add | group_remove | bulk_create
+-- scenario: get_by_id | filter_eq | filter_sw | list | cursor_pages | group_add | group_remove | create
+--           | bulk_create
 -- ids_file: "<id> <userName>" lines written by the loader.
 -- run_tag: makes the userNames of `create` and `bulk_create` unique across runs.
 -- bulk_ops: user creates per /Bulk request of `bulk_create` (default 10000).
@@ -11,9 +12,18 @@
 dofile(debug.getinfo(1, "S").source:sub(2):match("^(.*/)") .. "common.lua")
 
 local next_tid = 0
+local threads = {}
 function setup(thread)
   thread:set("tid", next_tid)
   next_tid = next_tid + 1
+  threads[#threads + 1] = thread
+end
+
+-- cursor_pages: every answer hands its nextCursor (or "" after the last page, to start again) to
+-- the next request, so each chain of requests walks the pages in order, one chain per connection.
+-- wrk does not say which connection an answer came on, so chains and connections pair loosely.
+local function follow_cursor(status, headers, body)
+  waiting[#waiting + 1] = (status == 200 and body:match('"nextCursor":"([^"]+)"')) or ""
 end
 
 function init(args)
@@ -41,6 +51,11 @@ function init(args)
   end
   post_headers = headers_with({ ["Content-Type"] = "application/scim+json" })
   created = 0
+  if scenario == "cursor_pages" then
+    -- Defined only here: wrk copies every answer's body into Lua when a script has response().
+    waiting, started, followed = {}, 0, 0
+    response = follow_cursor
+  end
   static = {
     filter_sw = base .. "/Users?filter=" .. url_encode('name.familyName sw "Smi"') .. "&count=100",
     list = base .. "/Users?startIndex=1&count=100",
@@ -53,6 +68,10 @@ function request()
   elseif scenario == "filter_eq" then
     local f = 'userName eq "' .. values[math.random(#values)] .. '"'
     return wrk.format("GET", base .. "/Users?filter=" .. url_encode(f))
+  elseif scenario == "cursor_pages" then
+    local cursor = table.remove(waiting, 1) or ""
+    if cursor == "" then started = started + 1 else followed = followed + 1 end
+    return wrk.format("GET", base .. "/Users?count=100&cursor=" .. cursor)
   elseif scenario == "create" then
     created = created + 1
     local name = string.format("bench-%s-%d-%d@example.com", run_tag, tid, created)
@@ -82,6 +101,13 @@ function request()
 end
 
 function done(summary, latency, requests)
+  local started, followed = 0, 0
+  for _, t in ipairs(threads) do
+    started, followed = started + (t:get("started") or 0), followed + (t:get("followed") or 0)
+  end
+  if started > 0 then
+    io.write(string.format("cursor_pages: %d walks started, %d pages requested with a cursor\n", started, followed))
+  end
   local e = summary.errors
   io.write(string.format(
     "@@result requests=%d duration_us=%d p50_us=%d p99_us=%d non2xx=%d socket_errors=%d\n",

@@ -18,6 +18,10 @@ pub enum ScimType {
     InvalidValue,
     InvalidVers,
     Sensitive,
+    /// RFC 9865 §2.1: a cursor this server did not issue for this query.
+    InvalidCursor,
+    /// RFC 9865 §2.1: a cursor older than the advertised `cursorTimeout`.
+    ExpiredCursor,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -59,6 +63,14 @@ impl ScimError {
 
     pub fn mutability(detail: impl Into<String>) -> Self {
         Self::bad_request(ScimType::Mutability, detail)
+    }
+
+    pub fn invalid_cursor(detail: impl Into<String>) -> Self {
+        Self::bad_request(ScimType::InvalidCursor, detail)
+    }
+
+    pub fn expired_cursor(detail: impl Into<String>) -> Self {
+        Self::bad_request(ScimType::ExpiredCursor, detail)
     }
 
     pub fn uniqueness(detail: impl Into<String>) -> Self {

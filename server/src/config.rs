@@ -88,6 +88,8 @@ pub struct ScimConfig {
     /// A PATCH of a group with more members than this answers 204 unless `attributes` is given, so a
     /// membership change never serialises a large group.
     pub large_group_members: u64,
+    /// How long a paging cursor stays valid after it was issued (RFC 9865 `cursorTimeout`).
+    pub cursor_timeout_seconds: u32,
     /// Custom extension schemas in the RFC 7643 §7 JSON format.
     pub extensions: Vec<ExtensionConfig>,
     pub bulk: BulkConfig,
@@ -142,6 +144,7 @@ fn defaults() -> Defaults {
             default_page_size: 100,
             max_page_size: 1000,
             large_group_members: 1000,
+            cursor_timeout_seconds: 3600,
             extensions: Vec::new(),
             bulk: BulkConfig { max_operations: 10_000, max_payload_bytes: 16 * 1024 * 1024 },
         },

@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::http::{AppState, app};
+use crate::scim::CursorCodec;
 use crate::store::Store;
 
 /// The built-in schemas plus the custom extensions the configuration declares.
@@ -38,7 +39,9 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
         .with_context(|| format!("cannot open database {}", config.database_url.redacted()))?;
     let tokens = crate::http::token_cache(&config);
     let rate_limit = Arc::new(crate::http::RateLimit::new(&config.auth));
-    Ok(AppState { store, registry: Arc::new(registry), config: Arc::new(config), tokens, rate_limit })
+    let cursor_key = store.cursor_key().await.context("cannot read or create the cursor key")?;
+    let cursors = Arc::new(CursorCodec::new(cursor_key, config.scim.cursor_timeout_seconds));
+    Ok(AppState { store, registry: Arc::new(registry), config: Arc::new(config), tokens, rate_limit, cursors })
 }
 
 /// Serves on an already bound listener until `shutdown` completes, then drains in-flight requests.

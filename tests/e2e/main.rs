@@ -5,6 +5,7 @@ mod fixture;
 
 mod bulk;
 mod cli;
+mod cursor;
 mod discovery;
 mod entra;
 mod errors;

@@ -8,7 +8,7 @@ use crate::both_databases;
 const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
 
 /// A SearchRequest body with these fields.
-fn search(fields: Value) -> Value {
+pub fn search(fields: Value) -> Value {
     let mut body = json!({"schemas": [SEARCH_REQUEST]});
     body.as_object_mut().expect("object").extend(fields.as_object().expect("fields").clone());
     body

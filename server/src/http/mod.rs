@@ -31,6 +31,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub tokens: TokenCache,
     pub rate_limit: Arc<RateLimit>,
+    pub cursors: Arc<scim::CursorCodec>,
 }
 
 /// Validated tokens by the hash of their secret (never the secret itself).

@@ -29,11 +29,12 @@ pub async fn service_provider_config(State(state): State<AppState>, BaseUrl(base
         "sort": {"supported": true},
         "etag": {"supported": true},
         "pagination": {
-            "cursor": false,
+            "cursor": true,
             "index": true,
             "defaultPaginationMethod": "index",
             "defaultPageSize": scim.default_page_size,
-            "maxPageSize": scim.max_page_size
+            "maxPageSize": scim.max_page_size,
+            "cursorTimeout": scim.cursor_timeout_seconds
         },
         "authenticationSchemes": [{
             "type": "oauthbearertoken",

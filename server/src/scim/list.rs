@@ -15,6 +15,10 @@ pub struct ListParams {
     pub sort_by: Option<AttrPath>,
     pub sort_order: Option<SortOrder>,
     pub start_index: u64,
+    /// The request named `startIndex` (index paging).
+    pub start_index_given: bool,
+    /// RFC 9865 cursor paging: Some("") for the first page.
+    pub cursor: Option<String>,
     pub count: u64,
     pub attributes: Option<String>,
     pub excluded_attributes: Option<String>,
@@ -61,6 +65,23 @@ impl ListParams {
     /// RFC 7644 §3.4.2.4: below 1 means 1.
     pub fn set_start_index(&mut self, value: i64) {
         self.start_index = value.max(1) as u64;
+        self.start_index_given = true;
+    }
+
+    /// `sortBy` with its order, ascending unless asked otherwise.
+    pub fn sort(&self) -> Option<(&AttrPath, SortOrder)> {
+        self.sort_by.as_ref().map(|path| (path, self.sort_order.unwrap_or(SortOrder::Ascending)))
+    }
+
+    /// The parameters as parsed, unless they contradict each other: `startIndex` and `cursor` each
+    /// pick a pagination method (RFC 9865 §2.4), and a request can use only one.
+    pub fn checked(self) -> Result<ListParams, ScimError> {
+        if self.start_index_given && self.cursor.is_some() {
+            return Err(ScimError::invalid_value(
+                "startIndex and cursor ask for different pagination methods: send one of them",
+            ));
+        }
+        Ok(self)
     }
 
     /// RFC 7644 §3.4.2.4: a negative count means 0; above the configured maximum means the maximum.
@@ -78,22 +99,34 @@ impl ListParams {
                 "sortorder" => params.sort_order = Some(parse_sort_order(value)?),
                 "startindex" => params.set_start_index(integer("startIndex", value)?),
                 "count" => params.set_count(integer("count", value)?, config),
+                "cursor" => params.cursor = Some(value.clone()),
                 "attributes" => params.attributes = Some(value.clone()),
                 "excludedattributes" => params.excluded_attributes = Some(value.clone()),
                 _ => {}
             }
         }
-        Ok(params)
+        params.checked()
     }
 }
 
 /// A `ListResponse` around resources already written as JSON text.
 pub fn list_response(resources: &[String], total: u64, start_index: u64) -> String {
+    let paging = format!("\"totalResults\":{total},\"startIndex\":{start_index},\"itemsPerPage\":{}", resources.len());
+    list_body(&paging, resources)
+}
+
+/// A page of a cursor walk (RFC 9865 §2): no `startIndex`, and `nextCursor` unless it is the last.
+pub fn cursor_list_response(resources: &[String], total: u64, next: Option<&str>) -> String {
+    let mut paging = format!("\"totalResults\":{total},\"itemsPerPage\":{}", resources.len());
+    if let Some(next) = next {
+        paging.push_str(&format!(",\"nextCursor\":{}", serde_json::Value::from(next)));
+    }
+    list_body(&paging, resources)
+}
+
+fn list_body(paging: &str, resources: &[String]) -> String {
     let mut out = String::with_capacity(128 + resources.iter().map(|r| r.len() + 1).sum::<usize>());
-    out.push_str(&format!(
-        "{{\"schemas\":[\"{LIST_RESPONSE}\"],\"totalResults\":{total},\"startIndex\":{start_index},\"itemsPerPage\":{},\"Resources\":[",
-        resources.len()
-    ));
+    out.push_str(&format!("{{\"schemas\":[\"{LIST_RESPONSE}\"],{paging},\"Resources\":["));
     for (i, resource) in resources.iter().enumerate() {
         if i > 0 {
             out.push(',');

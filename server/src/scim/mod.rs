@@ -2,6 +2,8 @@
 
 mod auth;
 mod bulk;
+mod cursor;
+mod cursor_page;
 mod discovery;
 mod error;
 mod json;
@@ -20,6 +22,7 @@ use scimd_schemas::ScimError;
 use scimd_schemas::schema::ResourceKind;
 
 pub use auth::Caller;
+pub use cursor::CursorCodec;
 pub use error::{ApiError, SCIM_CONTENT_TYPE, scim_error_response};
 pub use json::ScimJson;
 

@@ -17,7 +17,7 @@ use super::error::{ApiError, ApiResult};
 use super::json::{ScimJson, scim_text_response};
 use super::list::{ListParams, list_response};
 use super::render::{etag, parse_etag, render};
-use super::{BaseUrl, wire};
+use super::{BaseUrl, cursor_page, wire};
 use crate::http::AppState;
 use crate::password;
 use crate::store::{ListQuery, MemberDelta, MemberRow, ResourceChange, ResourceRow, ResourceWrite, SortOrder};
@@ -48,7 +48,7 @@ pub fn version_of(value: Option<&str>) -> Result<Option<i64>, ApiError> {
 }
 
 /// Renders rows, loading `groups`/`members` only when the response shows them.
-async fn render_rows(
+pub(super) async fn render_rows(
     state: &AppState,
     schema: &ResourceSchema,
     base: &str,
@@ -112,6 +112,9 @@ pub async fn list_with(
     base: &str,
     params: &ListParams,
 ) -> ApiResult<Response> {
+    if params.cursor.is_some() {
+        return cursor_page::list(state, kind, tenant, base, params).await;
+    }
     let (total, resources) = list_page(state, kind, tenant, base, params).await?;
     Ok(scim_text_response(StatusCode::OK, list_response(&resources, total, params.start_index)))
 }

@@ -11,12 +11,12 @@ use scimd_schemas::schema::ResourceKind;
 use scimd_schemas::{ScimError, ScimType};
 use serde_json::Value;
 
-use super::BaseUrl;
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
 use super::json::{ScimJson, scim_text_response};
 use super::list::{ListParams, list_response, parse_attr_path, parse_sort_order};
 use super::resources::{list_page, list_with};
+use super::{BaseUrl, cursor_page};
 use crate::config::ScimConfig;
 use crate::http::AppState;
 
@@ -75,6 +75,7 @@ pub fn parse_search_request(body: Value, config: &ScimConfig) -> Result<ListPara
             "sortorder" => params.sort_order = Some(parse_sort_order(string(key, value)?)?),
             "startindex" => params.set_start_index(integer(key, value)?),
             "count" => params.set_count(integer(key, value)?, config),
+            "cursor" => params.cursor = Some(string(key, value)?.to_owned()),
             "attributes" => params.attributes = Some(path_list(key, value)?),
             "excludedattributes" => params.excluded_attributes = Some(path_list(key, value)?),
             _ => {}
@@ -83,7 +84,7 @@ pub fn parse_search_request(body: Value, config: &ScimConfig) -> Result<ListPara
     if !has_schema {
         return Err(ScimError::invalid_syntax(format!("\"schemas\" must be an array containing \"{SEARCH_REQUEST}\"")));
     }
-    Ok(params)
+    params.checked()
 }
 
 /// `POST /Users/.search`, `POST /Groups/.search`.
@@ -118,6 +119,10 @@ pub async fn search_all(
         return Err(ApiError(ScimError::invalid_value(format!(
             "sortBy \"{path}\" names no attribute of any resource type"
         ))));
+    }
+    if params.cursor.is_some() {
+        let kinds = ROOT_KINDS.map(|kind| (kind, sortable(kind)));
+        return cursor_page::search_all(&state, &caller.tenant_id, &base, &params, &kinds).await;
     }
     let mut total = 0;
     let mut resources = Vec::new();

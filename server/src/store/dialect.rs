@@ -1,6 +1,7 @@
 //! What differs between SQLite and PostgreSQL SQL: placeholders and JSON access.
 
 use super::Param;
+use super::filter_sql::KeyType;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -196,6 +197,27 @@ impl Dialect {
         match self {
             Dialect::Sqlite => format!("substr({haystack}, -length({needle})) = {needle}"),
             Dialect::Postgres => format!("right({haystack}, length({needle})) = {needle}"),
+        }
+    }
+
+    /// A sort key as text that reads back exactly (a cursor keeps it). SQLite writes a REAL with 15
+    /// significant digits unless told otherwise; 17 make any double round-trip.
+    pub fn key_text(self, expr: &str, key_type: KeyType) -> String {
+        match (self, key_type) {
+            (_, KeyType::Text) => expr.to_owned(),
+            (Dialect::Sqlite, KeyType::Real) => {
+                format!("(CASE WHEN {expr} IS NULL THEN NULL ELSE printf('%!.17g', {expr}) END)")
+            }
+            (Dialect::Sqlite, _) => format!("CAST({expr} AS TEXT)"),
+            (Dialect::Postgres, _) => format!("({expr})::text"),
+        }
+    }
+
+    /// A placeholder holding a key read back by `key_text`, as the key's type.
+    pub fn key_param(self, placeholder: &str, key_type: KeyType) -> String {
+        match (self, key_type) {
+            (Dialect::Postgres, KeyType::Timestamp) => format!("CAST({placeholder} AS timestamptz)"),
+            _ => placeholder.to_owned(),
         }
     }
 }

@@ -14,6 +14,10 @@ use scimd_schemas::schema::{AttrType, AttributeDef, Resolved, ResourceKind, Reso
 use super::dialect::{Dialect, JsonBase, JsonLoc};
 use super::params::Param;
 
+mod sort;
+
+pub use sort::{KeyType, SortKey, compile_sort, compile_sort_key, direction};
+
 type Result<T> = std::result::Result<T, ScimError>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,18 +48,6 @@ pub fn compile_filter(buf: &mut SqlBuf, schema: &ResourceSchema, filter: &Filter
     Compiler { buf, schema, aliases: 0 }.filter(filter, &Scope::Resource)
 }
 
-/// An `ORDER BY` list for `sortBy`: missing values sort last in either order, ties by insertion.
-pub fn compile_sort(buf: &mut SqlBuf, schema: &ResourceSchema, path: &AttrPath, order: SortOrder) -> Result<String> {
-    let mut compiler = Compiler { buf, schema, aliases: 0 };
-    let resolved = schema.resolve(path).map_err(ScimError::invalid_value)?;
-    let expr = compiler.sort_key(&resolved)?;
-    let direction = match order {
-        SortOrder::Ascending => "ASC",
-        SortOrder::Descending => "DESC",
-    };
-    Ok(format!("{expr} {direction} NULLS LAST, r.seq ASC"))
-}
-
 /// A single value to test: a column or a JSON location, with what the schema says about it.
 struct Scalar {
     expr: String,
@@ -68,6 +60,8 @@ struct Scalar {
     json: bool,
     /// SQL for `pr`.
     present: String,
+    /// The value may be SQL NULL.
+    nullable: bool,
 }
 
 enum Elements {
@@ -282,6 +276,7 @@ impl<'a> Compiler<'a> {
             pre_lowered: false,
             json: false,
             present,
+            nullable,
         }
     }
 
@@ -293,6 +288,7 @@ impl<'a> Compiler<'a> {
             pre_lowered: false,
             json: true,
             present: self.dialect().json_present(&loc),
+            nullable: true,
         }
     }
 
@@ -482,66 +478,6 @@ impl<'a> Compiler<'a> {
             other => format!("{x} {} {v}", Self::ordering_op(other).unwrap_or("=")),
         };
         Self::negate_if_ne(op, format!("({x} IS NOT NULL AND {comparison})"))
-    }
-
-    fn sort_key(&mut self, resolved: &Resolved) -> Result<String> {
-        let scalar = if resolved.attr.multi_valued {
-            self.primary_or_first(resolved)?
-        } else if resolved.attr.kind == AttrType::Complex && resolved.sub.is_none() {
-            return Err(ScimError::invalid_value(format!(
-                "sortBy \"{}\" is complex: sort by one of its sub-attributes",
-                resolved.attr.name
-            )));
-        } else {
-            self.resource_scalar(resolved)
-        };
-        Ok(match scalar.kind {
-            AttrType::Integer | AttrType::Decimal => self.dialect().number(&scalar.expr),
-            AttrType::DateTime if scalar.json => self.dialect().instant(&scalar.expr),
-            _ if !scalar.case_exact && !scalar.pre_lowered && is_string_like(scalar.kind) => {
-                format!("lower({})", scalar.expr)
-            }
-            _ => scalar.expr,
-        })
-    }
-
-    /// RFC 7644 §3.4.2.3: a multi-valued attribute sorts by its primary value, else its first.
-    fn primary_or_first(&mut self, resolved: &Resolved) -> Result<Scalar> {
-        let elements = self.elements(resolved)?;
-        let Elements::Json(alias) = &elements else {
-            return Err(ScimError::invalid_value(format!("cannot sort by \"{}\"", resolved.attr.name)));
-        };
-        let sub = match resolved.sub {
-            Some(sub) => Some(sub),
-            None => resolved.attr.sub_attribute("value"),
-        };
-        let element = self.element_scalar(&elements, resolved.attr, sub)?;
-        let loc = Self::doc_loc(resolved);
-        let from = self.dialect().json_elements(&loc, alias);
-        let primary = JsonLoc { base: JsonBase::Element(alias.clone()), keys: vec!["primary".into()] };
-        let primary_true = format!(
-            "{} = {}",
-            self.dialect().json_scalar(&primary),
-            match self.dialect() {
-                Dialect::Sqlite => "1",
-                Dialect::Postgres => "'true'",
-            }
-        );
-        let mut first_keys = loc.keys.clone();
-        first_keys.push("0".into());
-        first_keys.extend(sub.map(|s| s.name.clone()));
-        let first = match self.dialect() {
-            Dialect::Sqlite => {
-                let mut path = format!("$.\"{}\"[0]", loc.keys.join("\".\""));
-                if let Some(sub) = sub {
-                    path.push_str(&format!(".\"{}\"", sub.name));
-                }
-                format!("json_extract(r.doc, '{path}')")
-            }
-            Dialect::Postgres => self.dialect().json_scalar(&JsonLoc { base: JsonBase::Doc, keys: first_keys }),
-        };
-        let expr = format!("coalesce((SELECT {} FROM {from} WHERE {primary_true} LIMIT 1), {first})", element.expr);
-        Ok(Scalar { expr, ..element })
     }
 }
 

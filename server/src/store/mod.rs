@@ -10,9 +10,11 @@ mod checkpoint;
 mod dialect;
 mod filter_sql;
 mod insert;
+mod keyset;
 mod params;
 mod point_read;
 mod resources;
+mod secrets;
 mod tenants;
 
 use std::str::FromStr;
@@ -26,6 +28,7 @@ use crate::config::DatabaseUrl;
 
 pub use dialect::Dialect;
 pub use filter_sql::{SortOrder, compile_filter, compile_sort};
+pub use keyset::{KeysetPage, KeysetQuery, Position};
 pub use params::Param;
 pub use resources::{ListQuery, MemberDelta, MemberRow, ResourceChange, ResourceRow, ResourceWrite, user_name_taken};
 pub use tenants::{NewToken, Role, Tenant, TokenRow, hash_token};

@@ -43,7 +43,7 @@ pub struct MemberRow {
 
 /// A row of an aggregated SQLite page: SQLite's JSON has 0/1 for booleans.
 #[derive(serde::Deserialize)]
-struct SqlitePageRow(String, String, String, String, i64, String, Option<i64>, i64);
+pub(super) struct SqlitePageRow(String, String, String, String, i64, String, Option<i64>, i64);
 
 impl From<SqlitePageRow> for ResourceRow {
     fn from(r: SqlitePageRow) -> Self {
@@ -93,12 +93,12 @@ pub struct MemberDelta<'a> {
     pub remove: &'a [String],
 }
 
-struct Table {
-    name: &'static str,
+pub(super) struct Table {
+    pub name: &'static str,
     kind_name: &'static str,
 }
 
-fn table(kind: ResourceKind) -> Table {
+pub(super) fn table(kind: ResourceKind) -> Table {
     match kind {
         ResourceKind::User => Table { name: "users", kind_name: "User" },
         ResourceKind::Group => Table { name: "groups", kind_name: "Group" },
@@ -161,7 +161,7 @@ macro_rules! add_members {
 }
 
 impl Store {
-    fn select_list(&self, kind: ResourceKind) -> String {
+    pub(super) fn select_list(&self, kind: ResourceKind) -> String {
         let doc = self.dialect().doc_text("r.doc");
         match kind {
             ResourceKind::User => format!(
@@ -197,20 +197,7 @@ impl Store {
     ) -> StoreResult<(u64, Vec<ResourceRow>)> {
         let t = table(schema.kind);
         let mut buf = SqlBuf::new(self.dialect());
-        let tenant_param = buf.param(Param::Text(tenant.to_owned()));
-        let mut condition = format!("r.tenant_id = {tenant_param}");
-        if let Some(filter) = query.filter {
-            condition.push_str(&format!(" AND ({})", compile_filter(&mut buf, schema, filter)?));
-        }
-        let total_sql = if query.filter.is_some() {
-            format!("SELECT count(*) FROM {} r WHERE {condition}", t.name)
-        } else {
-            // Kept by triggers, so an unfiltered list does not count a million rows.
-            let kind = buf.param(Param::Text(t.kind_name.to_owned()));
-            format!(
-                "SELECT coalesce((SELECT total FROM resource_counts WHERE tenant_id = {tenant_param} AND kind = {kind}), 0)"
-            )
-        };
+        let (condition, total_sql) = list_scope(&mut buf, schema, tenant, query.filter)?;
         let filter_params = buf.params.len();
         if query.count == 0 {
             let total: i64 = read!(self, pool => bind!(sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(total_sql)), &buf.params).fetch_one(pool).await)?.0;
@@ -497,6 +484,32 @@ impl Store {
         }
         Ok(rows)
     }
+}
+
+/// The condition a list's rows meet (the tenant, and the filter if any), and SQL for its
+/// `totalResults`, with their parameters added to `buf`.
+pub(super) fn list_scope(
+    buf: &mut SqlBuf,
+    schema: &ResourceSchema,
+    tenant: &str,
+    filter: Option<&Filter>,
+) -> StoreResult<(String, String)> {
+    let t = table(schema.kind);
+    let tenant_param = buf.param(Param::Text(tenant.to_owned()));
+    let mut condition = format!("r.tenant_id = {tenant_param}");
+    if let Some(filter) = filter {
+        condition.push_str(&format!(" AND ({})", compile_filter(buf, schema, filter)?));
+    }
+    let total_sql = if filter.is_some() {
+        format!("SELECT count(*) FROM {} r WHERE {condition}", t.name)
+    } else {
+        // Kept by triggers, so an unfiltered list does not count a million rows.
+        let kind = buf.param(Param::Text(t.kind_name.to_owned()));
+        format!(
+            "SELECT coalesce((SELECT total FROM resource_counts WHERE tenant_id = {tenant_param} AND kind = {kind}), 0)"
+        )
+    };
+    Ok((condition, total_sql))
 }
 
 /// Whether a filter pins a unique indexed attribute (`userName eq`, `id eq`, a group's
