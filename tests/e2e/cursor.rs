@@ -3,10 +3,10 @@
 use scimd::store::Role;
 use serde_json::{Value, json};
 
-use crate::both_databases;
 use crate::filters::{HR, app_with_hr};
 use crate::fixture::{Db, TestApp};
 use crate::search::search;
+use crate::{both_databases, both_databases_with};
 
 /// Every page of a walk that starts with an empty cursor and follows `nextCursor` to the end.
 async fn walk(app: &TestApp, path: &str, query: &[(&str, &str)], count: u64) -> Vec<Value> {
@@ -254,27 +254,22 @@ both_databases! {
     }
 }
 
-#[tokio::test]
-async fn page_size_defaults_and_limits_apply_to_cursor_pages() {
-    let Some(app) = TestApp::builder(Db::Sqlite)
-        .config(|c| {
-            c.scim.default_page_size = 2;
-            c.scim.max_page_size = 3;
-        })
-        .start()
-        .await
-    else {
-        return;
-    };
-    for i in 0..7 {
-        app.user(json!({"userName": format!("u{i}")})).await;
+both_databases_with! {
+    |c| {
+        c.scim.default_page_size = 2;
+        c.scim.max_page_size = 3;
+    },
+    async fn page_size_defaults_and_limits_apply_to_cursor_pages(app: TestApp) {
+        for i in 0..7 {
+            app.user(json!({"userName": format!("u{i}")})).await;
+        }
+        let reply = app.list("/Users", &[("cursor", "")]).await.expect(200);
+        assert_eq!(reply.body["itemsPerPage"], 2, "the default page size");
+        let pages = walk(&app, "/Users", &[], 3).await;
+        assert_eq!(pages.len(), 3);
+        let reply = app.list("/Users", &[("cursor", ""), ("count", "1000")]).await.expect(200);
+        assert_eq!(reply.body["itemsPerPage"], 3, "capped at maxPageSize");
     }
-    let reply = app.list("/Users", &[("cursor", "")]).await.expect(200);
-    assert_eq!(reply.body["itemsPerPage"], 2, "the default page size");
-    let pages = walk(&app, "/Users", &[], 3).await;
-    assert_eq!(pages.len(), 3);
-    let reply = app.list("/Users", &[("cursor", ""), ("count", "1000")]).await.expect(200);
-    assert_eq!(reply.body["itemsPerPage"], 3, "capped at maxPageSize");
 }
 
 both_databases! {
@@ -315,21 +310,20 @@ both_databases! {
     }
 }
 
-#[tokio::test]
-async fn an_expired_cursor_is_refused() {
-    let Some(app) = TestApp::builder(Db::Sqlite).config(|c| c.scim.cursor_timeout_seconds = 1).start().await else {
-        return;
-    };
-    for i in 0..3 {
-        app.user(json!({"userName": format!("u{i}")})).await;
+both_databases_with! {
+    |c| c.scim.cursor_timeout_seconds = 1,
+    async fn an_expired_cursor_is_refused(app: TestApp) {
+        for i in 0..3 {
+            app.user(json!({"userName": format!("u{i}")})).await;
+        }
+        let first = app.list("/Users", &[("cursor", ""), ("count", "1")]).await.expect(200).body;
+        let cursor = first_cursor(&first);
+        app.list("/Users", &[("cursor", &cursor), ("count", "1")]).await.expect(200);
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let reply =
+            app.list("/Users", &[("cursor", &cursor), ("count", "1")]).await.expect_error(400, Some("expiredCursor"));
+        assert!(reply.body["detail"].as_str().expect("detail").contains("1 seconds"), "{}", reply.body);
     }
-    let first = app.list("/Users", &[("cursor", ""), ("count", "1")]).await.expect(200).body;
-    let cursor = first_cursor(&first);
-    app.list("/Users", &[("cursor", &cursor), ("count", "1")]).await.expect(200);
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let reply =
-        app.list("/Users", &[("cursor", &cursor), ("count", "1")]).await.expect_error(400, Some("expiredCursor"));
-    assert!(reply.body["detail"].as_str().expect("detail").contains("1 seconds"), "{}", reply.body);
 }
 
 /// The pages of a walk through `POST path` with `fields`.
