@@ -332,6 +332,7 @@ run_target() {
       -H "Authorization: Bearer $TOKEN" -s "$LUA/scenarios.lua" "$BASE" \
       -- "$s" "$dir/ids.txt" "$RUN_TAG" "${extra[@]}" >"$dir/$s.out" 2>&1 || { cat "$dir/$s.out" >&2; return 1; }
     grep -v '^@@result' "$dir/$s.out" >&2
+    log "$target: peak RSS so far (VmHWM) $(( $(rss_kib VmHWM) / 1024 )) MiB, after $s"
     local r
     r="$(grep '^@@result' "$dir/$s.out")" || { log "no result line from wrk"; return 1; }
     # "@@result requests=.. duration_us=.. p50_us=.. p99_us=.. non2xx=.. socket_errors=.."

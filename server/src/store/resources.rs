@@ -325,11 +325,16 @@ impl Store {
         let d = self.dialect();
         write!(self, pool => {
             let mut tx = pool.begin().await?;
-            let version_sql = self.sql(&format!("SELECT version FROM {} WHERE tenant_id = $1 AND id = $2", t.name));
-            let current: Option<(i64,)> = sqlx::query_as(version_sql).bind(tenant).bind(id).fetch_optional(&mut *tx).await?;
-            let Some((version,)) = current else { return Err(StoreError::NotFound) };
-            if if_version.is_some_and(|v| v != version) {
-                return Err(StoreError::VersionMismatch);
+            // Without If-Match the resource's existence is checked by the version bump below (or,
+            // for a change that changes nothing, by the read that follows): one statement less for
+            // every membership change.
+            if let Some(expected) = if_version {
+                let version_sql = self.sql(&format!("SELECT version FROM {} WHERE tenant_id = $1 AND id = $2", t.name));
+                let current: Option<(i64,)> = sqlx::query_as(version_sql).bind(tenant).bind(id).fetch_optional(&mut *tx).await?;
+                let Some((version,)) = current else { return Err(StoreError::NotFound) };
+                if version != expected {
+                    return Err(StoreError::VersionMismatch);
+                }
             }
             let mut changed = doc.is_some() || password_hash.is_some();
             if let Some(doc) = doc {
@@ -386,7 +391,9 @@ impl Store {
             if changed {
                 let sql = self.sql(&format!(
                     "UPDATE {} SET version = version + 1, last_modified = $3 WHERE tenant_id = $1 AND id = $2", t.name));
-                sqlx::query(sql).bind(tenant).bind(id).bind(now()).execute(&mut *tx).await?;
+                if sqlx::query(sql).bind(tenant).bind(id).bind(now()).execute(&mut *tx).await?.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
             }
             tx.commit().await?;
             Ok(skipped)
@@ -457,8 +464,13 @@ impl Store {
             "SELECT count(*) FROM (SELECT 1 FROM group_members WHERE tenant_id = $1 AND group_id = $2 LIMIT $3) AS m",
         );
         let cap = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
-        let count: i64 =
-            read!(self, pool => sqlx::query_scalar(sql).bind(tenant).bind(group_id).bind(cap).fetch_one(pool).await)?;
+        // Bounded by `limit`, so it may run inline (see `point_read`).
+        let count: i64 = if let Backend::Sqlite { points: Some(points), .. } = &*self.backend {
+            let params = [Param::Text(tenant.to_owned()), Param::Text(group_id.to_owned()), Param::Int(cap)];
+            points.count(&sql.0, &params)?
+        } else {
+            read!(self, pool => sqlx::query_scalar(sql).bind(tenant).bind(group_id).bind(cap).fetch_one(pool).await)?
+        };
         Ok(u64::try_from(count).unwrap_or(0) > limit)
     }
 
