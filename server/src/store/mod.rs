@@ -11,6 +11,7 @@ mod dialect;
 mod filter_sql;
 mod insert;
 mod keyset;
+mod member_write;
 mod params;
 mod point_read;
 mod resources;

@@ -15,7 +15,7 @@ use super::tenants::now;
 use super::{Backend, SortOrder, Store, StoreError, StoreResult, conflict_or, read, write};
 
 /// Membership lists are read and written in chunks that stay under every backend's parameter limit.
-const CHUNK: usize = 500;
+pub(super) const CHUNK: usize = 500;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ResourceRow {
@@ -321,6 +321,14 @@ impl Store {
         if_version: Option<i64>,
     ) -> StoreResult<Vec<String>> {
         let ResourceChange { doc, password_hash, members } = change;
+        let members_only = doc.is_none() && password_hash.is_none() && members.replace.is_none();
+        if kind == ResourceKind::Group
+            && members_only
+            && if_version.is_none()
+            && let Some(skipped) = self.change_members_inline(tenant, id, members.add, members.remove).await?
+        {
+            return Ok(skipped);
+        }
         let t = table(kind);
         let d = self.dialect();
         write!(self, pool => {

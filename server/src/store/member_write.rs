@@ -1,0 +1,103 @@
+//! Membership changes on SQLite in one hand-over. sqlx runs each SQLite statement on the
+//! connection's own thread, so a membership PATCH (begin, look up the members, insert or delete,
+//! bump the group's version, commit) crossed threads ten times; measured with perf, those switches
+//! were most of its cost. Here the writer's handle is borrowed from that thread once and the whole
+//! transaction runs on the calling thread, as point reads do (see `point_read`).
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, params_from_iter};
+use scimd_schemas::resource::MemberRef;
+
+use super::resources::{CHUNK, member_type_name};
+use super::tenants::now;
+use super::{Backend, Store, StoreError, StoreResult};
+
+impl Store {
+    /// Adds and removes members of a group, as `update` would; `None` where this store cannot
+    /// (PostgreSQL, an in-memory SQLite database). Evaluates to the ids skipped as unknown.
+    pub(super) async fn change_members_inline(
+        &self,
+        tenant: &str,
+        group: &str,
+        add: &[MemberRef],
+        remove: &[String],
+    ) -> StoreResult<Option<Vec<String>>> {
+        let Backend::Sqlite { write, points: Some(_), .. } = &*self.backend else { return Ok(None) };
+        let mut conn = write.acquire().await?;
+        let mut handle = conn.lock_handle().await?;
+        // SAFETY: until `handle` drops, sqlx's thread makes no call on this connection; the wrapper
+        // does not close the handle it borrows.
+        #[expect(unsafe_code, reason = "sqlx's documented way to reach its SQLite handle (lock_handle)")]
+        let db = unsafe { Connection::from_handle(handle.as_raw_handle().as_ptr()) }?;
+        write_members(&db, tenant, group, add, remove).map(Some)
+    }
+}
+
+fn write_members(
+    db: &Connection,
+    tenant: &str,
+    group: &str,
+    add: &[MemberRef],
+    remove: &[String],
+) -> StoreResult<Vec<String>> {
+    let tx = db.unchecked_transaction()?;
+    let mut changed = false;
+    for chunk in remove.chunks(CHUNK) {
+        let sql = format!(
+            "DELETE FROM group_members WHERE tenant_id = ?1 AND group_id = ?2 AND member_id IN ({})",
+            numbered(3, chunk.len())
+        );
+        let params = [tenant, group].into_iter().chain(chunk.iter().map(String::as_str));
+        changed |= tx.execute(&sql, params_from_iter(params))? > 0;
+    }
+    let mut skipped = Vec::new();
+    for chunk in add.chunks(CHUNK) {
+        let list = numbered(2, chunk.len());
+        let sql = format!(
+            "SELECT id, 'User' FROM users WHERE tenant_id = ?1 AND id IN ({list}) \
+             UNION ALL SELECT id, 'Group' FROM groups WHERE tenant_id = ?1 AND id IN ({list})"
+        );
+        let params = std::iter::once(tenant).chain(chunk.iter().map(|m| m.value.as_str()));
+        let found: HashMap<String, String> = tx
+            .prepare(&sql)?
+            .query_map(params_from_iter(params), |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut values: Vec<&str> = Vec::new();
+        for member in chunk {
+            match found.get(&member.value) {
+                Some(kind) if member.kind.is_none_or(|k| member_type_name(k) == kind) && member.value != group => {
+                    values.extend([member.value.as_str(), kind.as_str()]);
+                }
+                _ => skipped.push(member.value.clone()),
+            }
+        }
+        if values.is_empty() {
+            continue;
+        }
+        let rows = (0..values.len() / 2).map(|i| format!("(?1, ?2, ?{}, ?{})", 2 * i + 3, 2 * i + 4));
+        let sql = format!(
+            "INSERT INTO group_members (tenant_id, group_id, member_id, member_type) VALUES {} \
+             ON CONFLICT (tenant_id, group_id, member_id) DO NOTHING",
+            rows.collect::<Vec<_>>().join(", ")
+        );
+        let params = [tenant, group].into_iter().chain(values);
+        changed |= tx.execute(&sql, params_from_iter(params))? > 0;
+    }
+    if changed {
+        let bumped = tx.execute(
+            "UPDATE groups SET version = version + 1, last_modified = ?3 WHERE tenant_id = ?1 AND id = ?2",
+            [tenant, group, &now()],
+        )?;
+        if bumped == 0 {
+            return Err(StoreError::NotFound);
+        }
+    }
+    tx.commit()?;
+    Ok(skipped)
+}
+
+/// `?first, ?first+1, …`, `n` of them.
+fn numbered(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
+}
