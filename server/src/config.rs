@@ -102,6 +102,9 @@ pub struct BulkConfig {
     pub max_operations: usize,
     /// Largest `/Bulk` body; `server.max_body_bytes` does not apply there.
     pub max_payload_bytes: usize,
+    /// Bulk requests run at once; more wait their turn. A 10,000-operation request holds tens of
+    /// megabytes while it runs, and SQLite has one writer anyway; raise it for PostgreSQL.
+    pub max_concurrent: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -146,7 +149,7 @@ fn defaults() -> Defaults {
             large_group_members: 1000,
             cursor_timeout_seconds: 3600,
             extensions: Vec::new(),
-            bulk: BulkConfig { max_operations: 10_000, max_payload_bytes: 16 * 1024 * 1024 },
+            bulk: BulkConfig { max_operations: 10_000, max_payload_bytes: 16 * 1024 * 1024, max_concurrent: 1 },
         },
         auth: AuthConfig { token_cache_seconds: 5, rate_limit_per_second: 1000, rate_limit_burst: 2000 },
         log: LogConfig { format: LogFormat::Text, level: "info".into() },

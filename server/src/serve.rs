@@ -41,7 +41,9 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
     let rate_limit = Arc::new(crate::http::RateLimit::new(&config.auth));
     let cursor_key = store.cursor_key().await.context("cannot read or create the cursor key")?;
     let cursors = Arc::new(CursorCodec::new(cursor_key, config.scim.cursor_timeout_seconds));
-    Ok(AppState { store, registry: Arc::new(registry), config: Arc::new(config), tokens, rate_limit, cursors })
+    let bulk_slots = Arc::new(tokio::sync::Semaphore::new(config.scim.bulk.max_concurrent.max(1)));
+    let config = Arc::new(config);
+    Ok(AppState { store, registry: Arc::new(registry), config, tokens, rate_limit, cursors, bulk_slots })
 }
 
 /// Serves on an already bound listener until `shutdown` completes, then drains in-flight requests.

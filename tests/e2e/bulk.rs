@@ -283,3 +283,20 @@ both_databases_with! {
         assert_eq!(statuses(&reply), ["201"]);
     }
 }
+
+both_databases_with! {
+    |c| c.scim.bulk.max_concurrent = 1,
+    async fn concurrent_bulk_requests_wait_their_turn(app: TestApp) {
+        let ops = |prefix: &str| {
+            let ops: Vec<Value> = (0..200).map(|i| create_user(&format!("{prefix}{i}"), &format!("{prefix}{i}"))).collect();
+            json!({"schemas": [BULK_REQUEST], "Operations": ops})
+        };
+        let (first, second, third) = (ops("a"), ops("b"), ops("c"));
+        let (a, b, c) = tokio::join!(app.post("/Bulk", &first), app.post("/Bulk", &second), app.post("/Bulk", &third));
+        for reply in [a, b, c] {
+            let reply = reply.expect(200);
+            assert!(statuses(&reply).iter().all(|s| *s == "201"), "{}", reply.body);
+        }
+        assert_eq!(user_count(&app).await, 600);
+    }
+}

@@ -31,6 +31,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub tokens: TokenCache,
     pub rate_limit: Arc<RateLimit>,
+    /// Permits for `/Bulk` requests (`scim.bulk.max_concurrent`).
+    pub bulk_slots: Arc<tokio::sync::Semaphore>,
     pub cursors: Arc<scim::CursorCodec>,
 }
 

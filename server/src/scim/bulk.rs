@@ -37,6 +37,8 @@ pub async fn bulk(
     ScimBytes(body): ScimBytes,
 ) -> ApiResult<Response> {
     caller.require_scim()?;
+    let _slot =
+        state.bulk_slots.acquire().await.map_err(|_| ScimError::new(503, None, "the server is shutting down"))?;
     let body =
         std::str::from_utf8(&body).map_err(|e| ScimError::invalid_syntax(format!("the body is not UTF-8: {e}")))?;
     let request = BulkRequest::parse(body, state.config.scim.bulk.max_operations)?;
