@@ -483,6 +483,9 @@ impl Store {
     }
 
     /// The groups each given user is in, directly or through nested groups (RFC 7643 `groups`).
+    /// `CROSS JOIN` makes SQLite walk from the few rows of `up` into the indexes: left to choose,
+    /// SQLite 3.51 scanned every membership of the tenant instead (10 ms per GET of a member of a
+    /// 70,000-member group, 0.2 ms with the order fixed). PostgreSQL treats it as a plain join.
     pub async fn groups_of(&self, tenant: &str, user_ids: &[String]) -> StoreResult<Vec<MemberRow>> {
         let mut rows = Vec::new();
         for chunk in user_ids.chunks(CHUNK) {
@@ -490,10 +493,10 @@ impl Store {
             let sql = self.sql(&format!(
                 "WITH RECURSIVE up(member, id, direct) AS (\
                  SELECT gm.member_id, gm.group_id, 1 FROM group_members gm WHERE gm.tenant_id = $1 AND gm.member_id IN ({list}) \
-                 UNION SELECT up.member, gm.group_id, 0 FROM group_members gm JOIN up ON gm.member_id = up.id WHERE gm.tenant_id = $1) \
+                 UNION SELECT up.member, gm.group_id, 0 FROM up CROSS JOIN group_members gm WHERE gm.tenant_id = $1 AND gm.member_id = up.id) \
                  SELECT up.member AS owner, up.id AS value, \
                  (CASE WHEN max(up.direct) = 1 THEN 'direct' ELSE 'indirect' END) AS kind, g.display_name AS display \
-                 FROM up JOIN groups g ON g.tenant_id = $1 AND g.id = up.id \
+                 FROM up CROSS JOIN groups g WHERE g.tenant_id = $1 AND g.id = up.id \
                  GROUP BY up.member, up.id, g.display_name ORDER BY up.member, g.display_name"
             ));
             let mut params = vec![Param::Text(tenant.to_owned())];
