@@ -1,1 +1,119 @@
-//! Connectors that read identity sources and yield normalized records. Filled by the sync-engine issue.
+//! Connectors read identity sources and yield normalized records (DESIGN.md §3). They never touch
+//! the database: the sync engine in `server/` correlates, diffs and writes what they yield.
+
+pub mod csv;
+
+use futures_util::stream::BoxStream;
+use serde_json::Value;
+
+/// What a source holds: users and groups (memberships travel on the records).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordKind {
+    User,
+    Group,
+}
+
+/// One value the source owns: `path` is a SCIM attribute path the PATCH engine understands
+/// (`userName`, `name.formatted`, `emails[type eq "work"].value`); `name` is what reports call the
+/// field (CSV: `email`, `groupIdList`). Several fields may share a name (CSV's UserName sets both
+/// `displayName` and `name.formatted`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    pub name: String,
+    pub path: String,
+    pub value: Value,
+}
+
+/// A rule for finding the existing resource of a record that is not linked yet, tried in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Correlation {
+    /// The user's primary (or first) email, compared case-insensitively.
+    Email(String),
+    UserName(String),
+    ExternalId(String),
+}
+
+/// A group named by a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupRef {
+    /// An existing group's `externalId`, or failing that its `displayName` (CSV's GroupIdList).
+    ExternalIdOrName(String),
+    /// A group record of the same source, by its key (LDAP member DNs, Graph group ids).
+    SourceKey(String),
+}
+
+/// The memberships a source owns for one user: the engine adds the missing ones and removes those
+/// the source added before and no longer lists; memberships from other writers are left alone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Membership {
+    /// The report name of the field (CSV: `groupIdList`).
+    pub field: String,
+    pub groups: Vec<GroupRef>,
+}
+
+/// Where a record came from, for result files that repeat the input exactly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// 1-based line of the record in the source file (the header is line 1).
+    pub line: u64,
+    /// The values as the source gave them, in the connector's report column order.
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub kind: RecordKind,
+    /// The stable key of the entry in its source (entryUUID, objectGUID, Graph id, CSV email).
+    pub key: String,
+    pub fields: Vec<Field>,
+    pub correlate: Vec<Correlation>,
+    /// Users: the memberships the source owns, if it maps any.
+    pub groups: Option<Membership>,
+    pub origin: Option<Origin>,
+}
+
+/// A source entry that could not become a record; the engine records it as FAILED with `errors`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejected {
+    pub kind: RecordKind,
+    /// Rules that still identify the entry, so the missing policy does not treat its resource as
+    /// gone from the source.
+    pub correlate: Vec<Correlation>,
+    /// Error codes (CSV: `EMAIL_INVALID`, `DUPLICATE_ID`, …), in the order found.
+    pub errors: Vec<String>,
+    pub origin: Option<Origin>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceItem {
+    Record(Record),
+    Rejected(Rejected),
+    /// An explicit deletion reported by an incremental read (Graph `@removed`, AD `isDeleted`).
+    Deleted { kind: RecordKind, key: String },
+}
+
+/// A failure that stops a run; nothing of the run's current batch is written.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    /// A file that cannot be used at all (CSV codes 2700–2711).
+    #[error("{name} ({code}): {message}")]
+    File { code: u16, name: &'static str, message: String },
+    #[error("cannot read the source: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Source(String),
+}
+
+pub type ItemStream<'a> = BoxStream<'a, Result<SourceItem, ConnectorError>>;
+
+/// A source the sync engine can run.
+pub trait Connector: Send {
+    /// The source kind: `csv`, `ldap`, `azure`, `google`.
+    fn kind(&self) -> &'static str;
+    /// Reads the source: everything when `cursor` is None (a full run), else what changed since
+    /// the run that returned `cursor`.
+    fn read(&mut self, cursor: Option<&str>) -> ItemStream<'_>;
+    /// Once the stream has ended: the cursor for the next incremental run, or None for a source
+    /// that has no incremental runs (CSV).
+    fn next_cursor(&self) -> Option<String>;
+}
