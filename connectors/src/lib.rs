@@ -89,7 +89,10 @@ pub enum SourceItem {
     Record(Record),
     Rejected(Rejected),
     /// An explicit deletion reported by an incremental read (Graph `@removed`, AD `isDeleted`).
-    Deleted { kind: RecordKind, key: String },
+    Deleted {
+        kind: RecordKind,
+        key: String,
+    },
 }
 
 /// A failure that stops a run; nothing of the run's current batch is written.
