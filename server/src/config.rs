@@ -18,7 +18,24 @@ pub struct Config {
     pub server: ServerConfig,
     pub scim: ScimConfig,
     pub auth: AuthConfig,
+    pub sync: SyncConfig,
     pub log: LogConfig,
+}
+
+/// Sync jobs: CSV imports and connector runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncConfig {
+    /// Where uploaded files are kept (one folder per job). Replicas on one PostgreSQL need it on
+    /// shared storage, so that any of them can run a job and serve its files.
+    pub files_dir: PathBuf,
+    /// Largest CSV upload (`2706 CSV_FILE_SIZE_LIMIT_EXCEEDED` beyond it).
+    pub csv_max_bytes: u64,
+    /// A running job renews its lease this often times three; a job whose lease has expired (its
+    /// process died) is marked `interrupted` and its lock released.
+    pub lease_seconds: u64,
+    /// Records written per transaction.
+    pub batch_size: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -136,6 +153,7 @@ struct Defaults {
     server: ServerConfig,
     scim: ScimConfig,
     auth: AuthConfig,
+    sync: SyncConfig,
     log: LogConfig,
 }
 
@@ -152,6 +170,12 @@ fn defaults() -> Defaults {
             bulk: BulkConfig { max_operations: 10_000, max_payload_bytes: 16 * 1024 * 1024, max_concurrent: 1 },
         },
         auth: AuthConfig { token_cache_seconds: 5, rate_limit_per_second: 1000, rate_limit_burst: 2000 },
+        sync: SyncConfig {
+            files_dir: PathBuf::from("scimd-files"),
+            csv_max_bytes: 100 * 1024 * 1024,
+            lease_seconds: 30,
+            batch_size: 1000,
+        },
         log: LogConfig { format: LogFormat::Text, level: "info".into() },
     }
 }

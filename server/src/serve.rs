@@ -43,7 +43,14 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
     let cursors = Arc::new(CursorCodec::new(cursor_key, config.scim.cursor_timeout_seconds));
     let bulk_slots = Arc::new(tokio::sync::Semaphore::new(config.scim.bulk.max_concurrent.max(1)));
     let config = Arc::new(config);
-    Ok(AppState { store, registry: Arc::new(registry), config, tokens, rate_limit, cursors, bulk_slots })
+    let registry = Arc::new(registry);
+    let jobs = crate::sync::Jobs {
+        store: store.clone(),
+        registry: registry.clone(),
+        config: config.clone(),
+        queued: Arc::default(),
+    };
+    Ok(AppState { store, registry, config, tokens, rate_limit, cursors, bulk_slots, jobs })
 }
 
 /// Serves on an already bound listener until `shutdown` completes, then drains in-flight requests.
@@ -53,7 +60,10 @@ pub async fn serve_on(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let store = state.store.clone();
+    let worker = tokio::spawn(crate::sync::worker::run(state.jobs.clone()));
     axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await?;
+    // A job still running stops here; its lease expires and the next start marks it interrupted.
+    worker.abort();
     store.close().await;
     Ok(())
 }

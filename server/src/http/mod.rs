@@ -34,6 +34,7 @@ pub struct AppState {
     /// Permits for `/Bulk` requests (`scim.bulk.max_concurrent`).
     pub bulk_slots: Arc<tokio::sync::Semaphore>,
     pub cursors: Arc<scim::CursorCodec>,
+    pub jobs: crate::sync::Jobs,
 }
 
 /// Validated tokens by the hash of their secret (never the secret itself).
@@ -57,6 +58,7 @@ pub fn app(state: AppState) -> Router {
     let body_limit = state.config.server.max_body_bytes;
     Router::new()
         .nest("/scim/v2", scim::routes(&state.config))
+        .nest("/admin/v1", crate::admin::routes())
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

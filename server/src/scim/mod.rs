@@ -7,7 +7,7 @@ mod cursor_page;
 mod discovery;
 mod error;
 mod json;
-mod list;
+pub mod list;
 mod render;
 mod resources;
 mod search;

@@ -61,6 +61,9 @@ pub fn render(
         if let Some(ext) = ext {
             ext.insert("status".into(), json!(status));
             ext.insert("managingEntity".into(), json!(row.managing_entity));
+            if let Some(reason) = &row.deactivation_reason {
+                ext.insert("deactivationReason".into(), json!(reason));
+            }
         }
     }
     let mut out = Map::new();

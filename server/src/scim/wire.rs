@@ -118,6 +118,7 @@ mod tests {
             managing_entity: "scim:okta".into(),
             active,
             in_groups: false,
+            deactivation_reason: None,
         }
     }
 

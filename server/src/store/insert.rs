@@ -6,11 +6,11 @@ use scimd_schemas::schema::ResourceKind;
 use serde_json::Value;
 
 use super::params::{Param, bind};
-use super::resources::text;
+use super::resources::{email_lower, text};
 use super::tenants::now;
 use super::{Dialect, ResourceRow, ResourceWrite, Store, StoreResult, conflict_or, write};
 
-/// Rows per INSERT: at 12 parameters a row, well under SQLite's 32,766 and PostgreSQL's 65,535.
+/// Rows per INSERT: at 13 parameters a row, well under SQLite's 32,766 and PostgreSQL's 65,535.
 const ROWS_PER_STATEMENT: usize = 500;
 
 impl Store {
@@ -20,7 +20,7 @@ impl Store {
     pub async fn create_users(&self, tenant: &str, writes: &[ResourceWrite<'_>]) -> StoreResult<Vec<ResourceRow>> {
         let now = now();
         let inserts: Vec<Insert> =
-            writes.iter().map(|write| prepare_insert(ResourceKind::User, tenant, write, &now)).collect();
+            writes.iter().map(|write| prepare_insert(ResourceKind::User, tenant, new_id(), write, &now)).collect();
         write!(self, pool => {
             let mut tx = pool.begin().await?;
             for chunk in inserts.chunks(ROWS_PER_STATEMENT) {
@@ -44,8 +44,12 @@ pub(super) struct Insert {
     pub row: ResourceRow,
 }
 
-pub(super) fn prepare_insert(kind: ResourceKind, tenant: &str, write: &ResourceWrite<'_>, now: &str) -> Insert {
-    let id = uuid::Uuid::now_v7().to_string();
+/// A new resource id: time-ordered, so new rows land at the end of the id index.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+pub(super) fn prepare_insert(kind: ResourceKind, tenant: &str, id: String, write: &ResourceWrite<'_>, now: &str) -> Insert {
     let doc_json = write.doc.to_string();
     let text_param = |key: &str| Param::OptText(text(write.doc, key));
     let params = match kind {
@@ -59,6 +63,7 @@ pub(super) fn prepare_insert(kind: ResourceKind, tenant: &str, write: &ResourceW
                 text_param("externalId"),
                 text_param("displayName"),
                 Param::OptBool(write.doc.get("active").and_then(Value::as_bool)),
+                Param::OptText(email_lower(write.doc)),
                 Param::Text(write.managing_entity.to_owned()),
                 Param::OptText(write.password_hash.clone()),
                 Param::Text(now.to_owned()),
@@ -90,6 +95,7 @@ pub(super) fn prepare_insert(kind: ResourceKind, tenant: &str, write: &ResourceW
         managing_entity: write.managing_entity.to_owned(),
         active: if kind == ResourceKind::User { write.doc.get("active").and_then(Value::as_bool) } else { None },
         in_groups: false,
+        deactivation_reason: None,
     };
     Insert { params, row }
 }
@@ -99,8 +105,8 @@ pub(super) fn insert_sql(d: Dialect, kind: ResourceKind, rows: usize) -> String 
     let (head, per_row) = match kind {
         ResourceKind::User => (
             "INSERT INTO users (tenant_id, id, user_name, user_name_lower, external_id, display_name, active, \
-             managing_entity, password_hash, created, last_modified, doc, version)",
-            12,
+             email_lower, managing_entity, password_hash, created, last_modified, doc, version)",
+            13,
         ),
         ResourceKind::Group => (
             "INSERT INTO groups (tenant_id, id, display_name, display_name_lower, external_id, \

@@ -187,7 +187,8 @@ impl Store {
             Backend::Sqlite { read, .. } => {
                 let sql = format!(
                     "SELECT json_group_array(json_array(json_array(p.id, p.doc, p.created, p.last_modified, \
-                     p.version, p.managing_entity, p.active, p.in_groups), p.seq, p.sort_key)) FROM ({sql}) p"
+                     p.version, p.managing_entity, p.active, p.in_groups, p.deactivation_reason), p.seq, p.sort_key)) \
+                     FROM ({sql}) p"
                 );
                 let (page,): (String,) =
                     bind!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &buf.params).fetch_one(read).await?;

@@ -10,12 +10,14 @@ mod checkpoint;
 mod dialect;
 mod filter_sql;
 mod insert;
+mod jobs;
 mod keyset;
 mod member_write;
 mod params;
 mod point_read;
 mod resources;
 mod secrets;
+mod sync_batch;
 mod tenants;
 
 use std::str::FromStr;
@@ -29,9 +31,13 @@ use crate::config::DatabaseUrl;
 
 pub use dialect::Dialect;
 pub use filter_sql::{SortOrder, compile_filter, compile_sort};
+pub use jobs::{ConnectorRow, JobFilter, JobRow, LockHeld, NewJob, lease_until};
 pub use keyset::{KeysetPage, KeysetQuery, Position};
 pub use params::Param;
 pub use resources::{ListQuery, MemberDelta, MemberRow, ResourceChange, ResourceRow, ResourceWrite, user_name_taken};
+pub use sync_batch::{BatchJob, GroupKey, MissingScope, Outcome, OutcomeRow, PlannedWrite, RecordPlan, SyncUser, UserKey, UserMembership};
+pub use insert::new_id;
+pub use resources::email_lower;
 pub use tenants::{NewToken, Role, Tenant, TokenRow, hash_token};
 
 /// SQLite's page cache per connection, in KiB (negative: a size, not a page count). Each connection
@@ -57,6 +63,8 @@ pub enum StoreError {
     Closed,
     #[error("the resource was changed by another request; retry")]
     VersionMismatch,
+    #[error("the job's lease was lost: another process took it over or marked it interrupted")]
+    LeaseLost,
     #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://USER@HOST:PORT/DB")]
     UnsupportedUrl(String),
     #[error(transparent)]

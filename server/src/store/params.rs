@@ -9,6 +9,7 @@ pub enum Param {
     /// Nullable values keep their type, which PostgreSQL needs even for NULL.
     OptText(Option<String>),
     OptBool(Option<bool>),
+    OptInt(Option<i64>),
 }
 
 /// Binds each parameter, in order, to a sqlx `query`/`query_as`. A macro rather than a generic
@@ -25,6 +26,7 @@ macro_rules! bind {
                 $crate::store::Param::Bool(b) => query.bind(*b),
                 $crate::store::Param::OptText(s) => query.bind(s.clone()),
                 $crate::store::Param::OptBool(b) => query.bind(*b),
+                $crate::store::Param::OptInt(i) => query.bind(*i),
             };
         }
         query

@@ -65,6 +65,7 @@ impl PointReader {
                         managing_entity: row.get(5)?,
                         active: row.get(6)?,
                         in_groups: row.get(7)?,
+                        deactivation_reason: row.get(8)?,
                     })
                 })?
                 .collect()
@@ -97,6 +98,7 @@ impl ToSql for Param {
             Param::Bool(b) => SqlValue::Integer((*b).into()),
             Param::OptText(s) => s.clone().map_or(SqlValue::Null, SqlValue::Text),
             Param::OptBool(b) => b.map_or(SqlValue::Null, |b| SqlValue::Integer(b.into())),
+            Param::OptInt(i) => i.map_or(SqlValue::Null, SqlValue::Integer),
         }))
     }
 }

@@ -9,13 +9,13 @@ use scimd_schemas::schema::{ResourceKind, ResourceSchema};
 use serde_json::Value;
 
 use super::filter_sql::{SqlBuf, compile_filter, compile_sort};
-use super::insert::{Insert, insert_sql, prepare_insert};
+use super::insert::{Insert, insert_sql, new_id, prepare_insert};
 use super::params::{Param, bind};
 use super::tenants::now;
 use super::{Backend, SortOrder, Store, StoreError, StoreResult, conflict_or, read, write};
 
 /// Membership lists are read and written in chunks that stay under every backend's parameter limit.
-pub(super) const CHUNK: usize = 500;
+pub(crate) const CHUNK: usize = 500;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ResourceRow {
@@ -29,6 +29,8 @@ pub struct ResourceRow {
     /// The user is a member of at least one group (always false for groups), so rendering knows
     /// whether computing `groups` needs a query.
     pub in_groups: bool,
+    /// Users: why the account was last deactivated (`CSV_SYNC`, `CONNECTOR_SYNC`, …), while inactive.
+    pub deactivation_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -43,7 +45,7 @@ pub struct MemberRow {
 
 /// A row of an aggregated SQLite page: SQLite's JSON has 0/1 for booleans.
 #[derive(serde::Deserialize)]
-pub(super) struct SqlitePageRow(String, String, String, String, i64, String, Option<i64>, i64);
+pub(super) struct SqlitePageRow(String, String, String, String, i64, String, Option<i64>, i64, Option<String>);
 
 impl From<SqlitePageRow> for ResourceRow {
     fn from(r: SqlitePageRow) -> Self {
@@ -56,6 +58,7 @@ impl From<SqlitePageRow> for ResourceRow {
             managing_entity: r.5,
             active: r.6.map(|a| a != 0),
             in_groups: r.7 != 0,
+            deactivation_reason: r.8,
         }
     }
 }
@@ -107,6 +110,13 @@ pub(super) fn table(kind: ResourceKind) -> Table {
 
 pub(super) fn text(doc: &Value, key: &str) -> Option<String> {
     doc.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// The user's primary email, else its first, lower-cased: the column sources correlate on.
+pub fn email_lower(doc: &Value) -> Option<String> {
+    let emails = doc.get("emails")?.as_array()?;
+    let primary = emails.iter().find(|e| e.get("primary").and_then(Value::as_bool) == Some(true));
+    primary.or(emails.first())?.get("value")?.as_str().map(str::to_lowercase)
 }
 
 /// Inserts members that exist in the tenant (with their real type) inside transaction `$tx`;
@@ -166,11 +176,13 @@ impl Store {
         match kind {
             ResourceKind::User => format!(
                 "r.id, {doc} AS doc, r.created, r.last_modified, r.version, r.managing_entity, r.active, \
-                 EXISTS (SELECT 1 FROM group_members gm WHERE gm.tenant_id = r.tenant_id AND gm.member_id = r.id) AS in_groups"
+                 EXISTS (SELECT 1 FROM group_members gm WHERE gm.tenant_id = r.tenant_id AND gm.member_id = r.id) AS in_groups, \
+                 r.deactivation_reason"
             ),
             ResourceKind::Group => format!(
                 "r.id, {doc} AS doc, r.created, r.last_modified, r.version, r.managing_entity, \
-                 CAST(NULL AS BOOLEAN) AS active, FALSE AS in_groups"
+                 CAST(NULL AS BOOLEAN) AS active, FALSE AS in_groups, \
+                 CAST(NULL AS TEXT) AS deactivation_reason"
             ),
         }
     }
@@ -244,7 +256,8 @@ impl Store {
             Backend::Sqlite { read, .. } => {
                 let sql = format!(
                     "SELECT ({total_sql}), (SELECT json_group_array(json_array(p.id, p.doc, p.created, \
-                     p.last_modified, p.version, p.managing_entity, p.active, p.in_groups)) FROM ({page_sql}) p)"
+                     p.last_modified, p.version, p.managing_entity, p.active, p.in_groups, p.deactivation_reason)) \
+                     FROM ({page_sql}) p)"
                 );
                 let (total, page): (i64, String) =
                     bind!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &buf.params).fetch_one(read).await?;
@@ -273,7 +286,7 @@ impl Store {
         tenant: &str,
         write: &ResourceWrite<'_>,
     ) -> StoreResult<(ResourceRow, Vec<String>)> {
-        let Insert { params, row } = prepare_insert(kind, tenant, write, &now());
+        let Insert { params, row } = prepare_insert(kind, tenant, new_id(), write, &now());
         let sql = insert_sql(self.dialect(), kind, 1);
         let conflict = |e| unique_error(kind, write.doc, e);
         let skipped = match (write.members.filter(|m| !m.is_empty()), &*self.backend) {
@@ -349,7 +362,9 @@ impl Store {
                 let sql = match kind {
                     ResourceKind::User => format!(
                         "UPDATE users SET user_name = $3, user_name_lower = $4, external_id = $5, display_name = $6, \
-                         active = $7, doc = {} WHERE tenant_id = $1 AND id = $2", d.json_param("$8")),
+                         active = $7, email_lower = $8, doc = {}, \
+                         deactivation_reason = CASE WHEN $7 THEN NULL ELSE deactivation_reason END \
+                         WHERE tenant_id = $1 AND id = $2", d.json_param("$9")),
                     ResourceKind::Group => format!(
                         "UPDATE groups SET display_name = $3, display_name_lower = $4, external_id = $5, doc = {} \
                          WHERE tenant_id = $1 AND id = $2", d.json_param("$6")),
@@ -360,6 +375,7 @@ impl Store {
                         let user_name = text(doc, "userName").unwrap_or_default();
                         query.bind(user_name.clone()).bind(user_name.to_lowercase()).bind(text(doc, "externalId"))
                             .bind(text(doc, "displayName")).bind(doc.get("active").and_then(Value::as_bool))
+                            .bind(email_lower(doc))
                     }
                     ResourceKind::Group => {
                         let name = text(doc, "displayName").unwrap_or_default();
@@ -420,6 +436,7 @@ impl Store {
         let t = table(kind);
         let memberships =
             self.sql("DELETE FROM group_members WHERE tenant_id = $1 AND (member_id = $2 OR group_id = $2)");
+        let links = self.sql("DELETE FROM source_links WHERE tenant_id = $1 AND resource_id = $2");
         let condition = if if_version.is_some() { " AND version = $3" } else { "" };
         let row = self.sql(&format!("DELETE FROM {} WHERE tenant_id = $1 AND id = $2{condition}", t.name));
         let exists = self.sql(&format!("SELECT version FROM {} WHERE tenant_id = $1 AND id = $2", t.name));
@@ -432,6 +449,7 @@ impl Store {
             let deleted = query.execute(&mut *tx).await?.rows_affected();
             if deleted > 0 {
                 sqlx::query(memberships).bind(tenant).bind(id).execute(&mut *tx).await?;
+                sqlx::query(links).bind(tenant).bind(id).execute(&mut *tx).await?;
             } else if if_version.is_some() {
                 let found: Option<(i64,)> = sqlx::query_as(exists).bind(tenant).bind(id).fetch_optional(&mut *tx).await?;
                 if found.is_some() {

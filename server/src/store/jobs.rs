@@ -1,0 +1,279 @@
+//! Sync jobs and connectors as rows (DESIGN.md §4): the lock is a partial unique index, a job is
+//! claimed by an UPDATE that only one writer can win, and a lease that stops being renewed (its
+//! process died) turns the job `interrupted` and frees the lock.
+
+use chrono::{Duration, Utc};
+
+use super::tenants::now;
+use super::{Store, StoreError, StoreResult, read, write};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ConnectorRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub name: String,
+    pub kind: String,
+    pub config: String,
+    pub missing_policy: String,
+    pub cursor: Option<String>,
+    pub created: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct JobRow {
+    pub id: String,
+    #[serde(skip)]
+    pub tenant_id: String,
+    pub kind: String,
+    pub connector_id: String,
+    #[serde(skip)]
+    pub lock_key: String,
+    pub trigger: String,
+    pub actor_token: Option<String>,
+    pub actor_name: Option<String>,
+    pub status: String,
+    pub dry_run: bool,
+    pub full_run: bool,
+    pub missing_policy: String,
+    pub file_name: Option<String>,
+    pub total: Option<i64>,
+    pub processed: i64,
+    pub created_count: i64,
+    pub updated_count: i64,
+    pub unchanged_count: i64,
+    pub deactivated_count: i64,
+    pub deleted_count: i64,
+    pub maintained_count: i64,
+    pub not_registered_count: i64,
+    pub invalid_count: i64,
+    pub error: Option<String>,
+    #[serde(skip)]
+    pub lease_owner: Option<String>,
+    #[serde(skip)]
+    pub lease_expires: Option<String>,
+    pub requested: String,
+    pub started: Option<String>,
+    pub finished: Option<String>,
+}
+
+impl JobRow {
+    pub fn is_done(&self) -> bool {
+        !matches!(self.status.as_str(), "pending" | "running")
+    }
+}
+
+/// A job to queue.
+pub struct NewJob<'a> {
+    /// Chosen by the caller, so that files can be stored under it before the job is queued.
+    pub id: &'a str,
+    pub tenant_id: &'a str,
+    pub kind: &'a str,
+    pub connector_id: &'a str,
+    pub lock_key: &'a str,
+    pub trigger: &'a str,
+    pub actor_token: Option<&'a str>,
+    pub actor_name: Option<&'a str>,
+    pub dry_run: bool,
+    pub full_run: bool,
+    pub missing_policy: &'a str,
+    pub file_name: Option<&'a str>,
+    pub total: Option<i64>,
+}
+
+/// Why a job could not be queued: its lock is held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockHeld {
+    /// Another job holding the lock is still waiting to start (or won the race to queue).
+    Requested(String),
+    /// Another job holding the lock is running.
+    Running(String),
+}
+
+/// Filters of the job list.
+#[derive(Debug, Default)]
+pub struct JobFilter<'a> {
+    pub kind: Option<&'a str>,
+    pub status: Option<&'a str>,
+    /// `requested` at or after (RFC 3339).
+    pub since: Option<&'a str>,
+    /// `requested` before (RFC 3339).
+    pub until: Option<&'a str>,
+}
+
+const JOB_COLUMNS: &str = "id, tenant_id, kind, connector_id, lock_key, trigger, actor_token, actor_name, status, \
+     dry_run, full_run, missing_policy, file_name, total, processed, created_count, updated_count, unchanged_count, \
+     deactivated_count, deleted_count, maintained_count, not_registered_count, invalid_count, error, lease_owner, \
+     lease_expires, requested, started, finished";
+
+/// When a lease taken now for `lease_seconds` runs out, in the format of `now()`.
+pub fn lease_until(lease_seconds: u64) -> String {
+    (Utc::now() + Duration::seconds(lease_seconds as i64)).to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+impl Store {
+    /// The tenant's connector named `name`, created with `kind` if it does not exist yet (the CSV
+    /// source of a tenant is made on its first upload).
+    pub async fn ensure_connector(&self, tenant: &str, name: &str, kind: &str) -> StoreResult<ConnectorRow> {
+        let insert = self.sql(
+            "INSERT INTO connectors (id, tenant_id, name, kind, config, missing_policy, created) \
+             VALUES ($1, $2, $3, $4, '{}', 'keep', $5) ON CONFLICT (tenant_id, name) DO NOTHING",
+        );
+        let id = uuid::Uuid::now_v7().to_string();
+        write!(self, pool => sqlx::query(insert).bind(&id).bind(tenant).bind(name).bind(kind).bind(now()).execute(pool).await.map(|_| ()))?;
+        self.connector_by_name(tenant, name).await?.ok_or(StoreError::NotFound)
+    }
+
+    pub async fn connector_by_name(&self, tenant: &str, name: &str) -> StoreResult<Option<ConnectorRow>> {
+        let sql = self.sql("SELECT * FROM connectors WHERE tenant_id = $1 AND name = $2");
+        Ok(read!(self, pool => sqlx::query_as(sql).bind(tenant).bind(name).fetch_optional(pool).await)?)
+    }
+
+    pub async fn connector_by_id(&self, tenant: &str, id: &str) -> StoreResult<Option<ConnectorRow>> {
+        let sql = self.sql("SELECT * FROM connectors WHERE tenant_id = $1 AND id = $2");
+        Ok(read!(self, pool => sqlx::query_as(sql).bind(tenant).bind(id).fetch_optional(pool).await)?)
+    }
+
+    /// The job holding `lock_key` in the tenant, if any.
+    pub async fn lock_holder(&self, tenant: &str, lock_key: &str) -> StoreResult<Option<JobRow>> {
+        let sql = self.sql(&format!(
+            "SELECT {JOB_COLUMNS} FROM sync_jobs WHERE tenant_id = $1 AND lock_key = $2 AND status IN ('pending', 'running')"
+        ));
+        Ok(read!(self, pool => sqlx::query_as(sql).bind(tenant).bind(lock_key).fetch_optional(pool).await)?)
+    }
+
+    /// Queues a job as `pending`, or says who holds its lock. The unique index decides races:
+    /// of two requests at once exactly one row goes in.
+    pub async fn queue_job(&self, job: &NewJob<'_>) -> StoreResult<Result<JobRow, LockHeld>> {
+        let id = job.id;
+        let sql = self.sql(
+            "INSERT INTO sync_jobs (id, tenant_id, kind, connector_id, lock_key, trigger, actor_token, actor_name, \
+             status, dry_run, full_run, missing_policy, file_name, total, requested) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10, $11, $12, $13, $14)",
+        );
+        let inserted = write!(self, pool => sqlx::query(sql).bind(id).bind(job.tenant_id).bind(job.kind)
+            .bind(job.connector_id).bind(job.lock_key).bind(job.trigger).bind(job.actor_token).bind(job.actor_name)
+            .bind(job.dry_run).bind(job.full_run).bind(job.missing_policy).bind(job.file_name).bind(job.total)
+            .bind(now()).execute(pool).await.map(|_| ()));
+        match inserted {
+            Ok(()) => Ok(Ok(self.job(job.tenant_id, id).await?.ok_or(StoreError::NotFound)?)),
+            Err(e) if e.as_database_error().is_some_and(|d| d.is_unique_violation()) => {
+                let holder = self.lock_holder(job.tenant_id, job.lock_key).await?;
+                Ok(Err(match holder {
+                    Some(holder) if holder.status == "running" => LockHeld::Running(holder.id),
+                    // The holder may already have finished: the request still lost the race.
+                    holder => LockHeld::Requested(holder.map(|h| h.id).unwrap_or_default()),
+                }))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn job(&self, tenant: &str, id: &str) -> StoreResult<Option<JobRow>> {
+        let sql = self.sql(&format!("SELECT {JOB_COLUMNS} FROM sync_jobs WHERE tenant_id = $1 AND id = $2"));
+        Ok(read!(self, pool => sqlx::query_as(sql).bind(tenant).bind(id).fetch_optional(pool).await)?)
+    }
+
+    /// A page of the tenant's jobs, newest first, and how many match.
+    pub async fn list_jobs(
+        &self,
+        tenant: &str,
+        filter: &JobFilter<'_>,
+        offset: u64,
+        limit: u64,
+    ) -> StoreResult<(u64, Vec<JobRow>)> {
+        let mut condition = String::from("tenant_id = $1");
+        let mut params = vec![tenant.to_owned()];
+        for (column, op, value) in [
+            ("kind", "=", filter.kind),
+            ("status", "=", filter.status),
+            ("requested", ">=", filter.since),
+            ("requested", "<", filter.until),
+        ] {
+            if let Some(value) = value {
+                params.push(value.to_owned());
+                condition.push_str(&format!(" AND {column} {op} ${}", params.len()));
+            }
+        }
+        let count = self.sql(&format!("SELECT COUNT(*) FROM sync_jobs WHERE {condition}"));
+        let page = self.sql(&format!(
+            "SELECT {JOB_COLUMNS} FROM sync_jobs WHERE {condition} ORDER BY requested DESC, id DESC LIMIT {limit} OFFSET {offset}"
+        ));
+        read!(self, pool => {
+            let mut count = sqlx::query_as::<_, (i64,)>(count);
+            let mut page = sqlx::query_as::<_, JobRow>(page);
+            for param in &params {
+                count = count.bind(param.clone());
+                page = page.bind(param.clone());
+            }
+            let (total,) = count.fetch_one(pool).await?;
+            Ok((total.max(0) as u64, page.fetch_all(pool).await?))
+        })
+    }
+
+    /// Claims a pending job for `owner`: the given one, or else the oldest. Only one claimer wins.
+    pub async fn claim_job(&self, id: Option<&str>, owner: &str, lease_seconds: u64) -> StoreResult<Option<JobRow>> {
+        let pick = match (id, self.dialect()) {
+            (Some(_), _) => "$4".to_owned(),
+            (None, super::Dialect::Sqlite) => {
+                "(SELECT id FROM sync_jobs WHERE status = 'pending' ORDER BY requested LIMIT 1)".to_owned()
+            }
+            (None, super::Dialect::Postgres) => {
+                "(SELECT id FROM sync_jobs WHERE status = 'pending' ORDER BY requested LIMIT 1 FOR UPDATE SKIP LOCKED)"
+                    .to_owned()
+            }
+        };
+        let sql = self.sql(&format!(
+            "UPDATE sync_jobs SET status = 'running', lease_owner = $1, lease_expires = $2, started = $3 \
+             WHERE id = {pick} AND status = 'pending' RETURNING {JOB_COLUMNS}"
+        ));
+        let until = lease_until(lease_seconds);
+        Ok(write!(self, pool => {
+            let mut query = sqlx::query_as::<_, JobRow>(sql).bind(owner).bind(&until).bind(now());
+            if let Some(id) = id {
+                query = query.bind(id);
+            }
+            query.fetch_optional(pool).await
+        })?)
+    }
+
+    /// Extends a running job's lease; false if `owner` no longer holds the job.
+    pub async fn renew_lease(&self, job_id: &str, owner: &str, lease_seconds: u64) -> StoreResult<bool> {
+        let sql = self.sql(
+            "UPDATE sync_jobs SET lease_expires = $3 WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
+        );
+        let until = lease_until(lease_seconds);
+        let updated = write!(self, pool => sqlx::query(sql).bind(job_id).bind(owner).bind(&until).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(updated == 1)
+    }
+
+    /// Ends a running job with its final status; false if `owner` no longer held it.
+    pub async fn finish_job(&self, job_id: &str, owner: &str, status: &str, error: Option<&str>) -> StoreResult<bool> {
+        let sql = self.sql(
+            "UPDATE sync_jobs SET status = $3, error = $4, finished = $5, lease_owner = NULL, lease_expires = NULL \
+             WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
+        );
+        let updated = write!(self, pool => sqlx::query(sql).bind(job_id).bind(owner).bind(status).bind(error)
+            .bind(now()).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(updated == 1)
+    }
+
+    /// Fails a job that never started (its file could not be read): frees the lock.
+    pub async fn fail_pending_job(&self, job_id: &str, error: &str) -> StoreResult<()> {
+        let sql = self.sql(
+            "UPDATE sync_jobs SET status = 'failed', error = $2, finished = $3 WHERE id = $1 AND status = 'pending'",
+        );
+        write!(self, pool => sqlx::query(sql).bind(job_id).bind(error).bind(now()).execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Marks running jobs whose lease has expired `interrupted`, releasing their locks. Returns them.
+    pub async fn interrupt_expired_jobs(&self) -> StoreResult<Vec<JobRow>> {
+        let sql = self.sql(&format!(
+            "UPDATE sync_jobs SET status = 'interrupted', finished = $1, lease_owner = NULL, lease_expires = NULL, \
+             error = 'the process running the job stopped (lease expired); run it again to converge' \
+             WHERE status = 'running' AND lease_expires < $1 RETURNING {JOB_COLUMNS}"
+        ));
+        Ok(write!(self, pool => sqlx::query_as(sql).bind(now()).fetch_all(pool).await)?)
+    }
+}

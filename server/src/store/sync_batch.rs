@@ -1,0 +1,541 @@
+//! What the sync engine reads and writes (DESIGN.md §3): the resources a batch of records names,
+//! loaded in a few queries, and the batch's changes, outcomes and job counters written in one
+//! transaction, so a batch is applied whole or not at all.
+
+use std::collections::BTreeSet;
+
+use scimd_schemas::schema::ResourceKind;
+use serde_json::Value;
+
+use super::insert::{insert_sql, prepare_insert};
+use super::params::{Param, bind};
+use super::resources::{CHUNK, email_lower, text};
+use super::tenants::now;
+use super::{ResourceWrite, Store, StoreError, StoreResult, read, write};
+
+/// A user as the engine diffs it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SyncUser {
+    pub id: String,
+    pub doc: String,
+    pub version: i64,
+    pub managing_entity: String,
+    pub active: Option<bool>,
+    pub deactivation_reason: Option<String>,
+    pub user_name_lower: String,
+    pub email_lower: Option<String>,
+    pub seq: i64,
+}
+
+const USER_COLUMNS: &str = "u.id, {doc} AS doc, u.version, u.managing_entity, u.active, u.deactivation_reason, \
+     u.user_name_lower, u.email_lower, u.seq";
+
+/// A group a record may name, with the keys it can be named by.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct GroupKey {
+    pub id: String,
+    pub external_id: Option<String>,
+    pub display_name_lower: String,
+}
+
+/// One membership of a user: the group, and the connector that added it (None: SCIM or admin).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserMembership {
+    pub member_id: String,
+    pub group_id: String,
+    pub source: Option<String>,
+}
+
+/// Which users the missing policy considers after a full run.
+pub enum MissingScope<'a> {
+    /// Active users managed by the source (`managing_entity`) or created locally (CSV).
+    ManagedOrLocal { managing_entity: &'a str },
+    /// Users linked to the connector.
+    Linked { connector_id: &'a str },
+}
+
+/// The write a record needs.
+#[derive(Debug, Clone)]
+pub enum PlannedWrite {
+    Create { id: String, doc: Value, managing_entity: String, deactivation_reason: Option<String> },
+    Update { id: String, doc: Value, version: i64, deactivation_reason: Option<String> },
+    Delete { id: String },
+}
+
+/// The outcome of one record, as the job's history keeps it.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub seq: i64,
+    /// CREATED, UPDATED, UNCHANGED, DEACTIVATED, DELETED, MAINTAINED, FAILED (data errors) or
+    /// NOT_REGISTERED (system errors).
+    pub status: &'static str,
+    pub resource_id: Option<String>,
+    pub source_key: Option<String>,
+    pub line: Option<i64>,
+    pub changed_fields: Option<String>,
+    pub error: Option<String>,
+    /// The record's values as the source gave them, as a JSON array.
+    pub report: Option<String>,
+}
+
+/// Everything one record changes.
+#[derive(Debug, Clone)]
+pub struct RecordPlan {
+    pub write: Option<PlannedWrite>,
+    /// Group ids the user joins (memberships owned by the connector).
+    pub join: Vec<String>,
+    /// Group ids whose connector-owned membership the user leaves.
+    pub leave: Vec<String>,
+    /// Links the resource to the connector under this key; `replace` drops its earlier link first.
+    pub link: Option<(String, bool)>,
+    pub outcome: Outcome,
+}
+
+/// The job a batch belongs to.
+pub struct BatchJob<'a> {
+    pub tenant: &'a str,
+    pub job_id: &'a str,
+    pub lease_owner: &'a str,
+    pub lease_expires: &'a str,
+    pub connector_id: &'a str,
+    /// A dry run records outcomes and counts only.
+    pub dry_run: bool,
+    /// Records read from the source in this batch (progress).
+    pub processed: i64,
+}
+
+/// Counters of `sync_jobs` in the order of `COUNTERS`.
+fn counters(plans: &[RecordPlan]) -> [i64; 8] {
+    let mut counts = [0; 8];
+    for plan in plans {
+        let index = match plan.outcome.status {
+            "CREATED" => 0,
+            "UPDATED" => 1,
+            "UNCHANGED" => 2,
+            "DEACTIVATED" => 3,
+            "DELETED" => 4,
+            "MAINTAINED" => 5,
+            "NOT_REGISTERED" => 6,
+            _ => 7,
+        };
+        counts[index] += 1;
+    }
+    counts
+}
+
+const COUNTERS: [&str; 8] = [
+    "created_count",
+    "updated_count",
+    "unchanged_count",
+    "deactivated_count",
+    "deleted_count",
+    "maintained_count",
+    "not_registered_count",
+    "invalid_count",
+];
+
+/// Columns per outcome row.
+const OUTCOME_COLUMNS: usize = 10;
+
+impl Store {
+    fn user_columns(&self) -> String {
+        USER_COLUMNS.replace("{doc}", &self.dialect().doc_text("u.doc"))
+    }
+
+    /// Users linked to the connector under the given keys, with their keys.
+    pub async fn linked_users(&self, connector_id: &str, keys: &[String]) -> StoreResult<Vec<(String, SyncUser)>> {
+        let mut found = Vec::new();
+        for chunk in keys.chunks(CHUNK) {
+            let sql = self.sql(&format!(
+                "SELECT l.external_key, {} FROM source_links l JOIN users u ON u.tenant_id = l.tenant_id AND u.id = l.resource_id \
+                 WHERE l.connector_id = $1 AND l.external_key IN ({})",
+                self.user_columns(),
+                list(2, chunk.len())
+            ));
+            let rows: Vec<(String, String, String, i64, String, Option<bool>, Option<String>, String, Option<String>, i64)> =
+                read!(self, pool => {
+                    let mut query = sqlx::query_as(sql).bind(connector_id);
+                    for key in chunk {
+                        query = query.bind(key);
+                    }
+                    query.fetch_all(pool).await
+                })?;
+            found.extend(rows.into_iter().map(|r| {
+                (r.0, SyncUser {
+                    id: r.1,
+                    doc: r.2,
+                    version: r.3,
+                    managing_entity: r.4,
+                    active: r.5,
+                    deactivation_reason: r.6,
+                    user_name_lower: r.7,
+                    email_lower: r.8,
+                    seq: r.9,
+                })
+            }));
+        }
+        Ok(found)
+    }
+
+    /// Users whose `column` (`email_lower` or `user_name_lower`) is one of `values` (lower-cased).
+    pub async fn users_by(&self, tenant: &str, column: UserKey, values: &[String]) -> StoreResult<Vec<SyncUser>> {
+        let column = match column {
+            UserKey::Email => "email_lower",
+            UserKey::UserName => "user_name_lower",
+        };
+        let mut found = Vec::new();
+        for chunk in values.chunks(CHUNK) {
+            let sql = self.sql(&format!(
+                "SELECT {} FROM users u WHERE u.tenant_id = $1 AND u.{column} IN ({})",
+                self.user_columns(),
+                list(2, chunk.len())
+            ));
+            let rows: Vec<SyncUser> = read!(self, pool => {
+                let mut query = sqlx::query_as(sql).bind(tenant);
+                for value in chunk {
+                    query = query.bind(value);
+                }
+                query.fetch_all(pool).await
+            })?;
+            found.extend(rows);
+        }
+        Ok(found)
+    }
+
+    /// Groups whose externalId is one of `names`, or whose displayName is one of them ignoring case.
+    pub async fn groups_named(&self, tenant: &str, names: &[String]) -> StoreResult<Vec<GroupKey>> {
+        let mut found = Vec::new();
+        for chunk in names.chunks(CHUNK) {
+            let n = chunk.len();
+            let sql = self.sql(&format!(
+                "SELECT id, external_id, display_name_lower FROM groups WHERE tenant_id = $1 \
+                 AND (external_id IN ({}) OR display_name_lower IN ({}))",
+                list(2, n),
+                list(2 + n, n)
+            ));
+            let rows: Vec<GroupKey> = read!(self, pool => {
+                let mut query = sqlx::query_as(sql).bind(tenant);
+                for name in chunk {
+                    query = query.bind(name);
+                }
+                for name in chunk {
+                    query = query.bind(name.to_lowercase());
+                }
+                query.fetch_all(pool).await
+            })?;
+            found.extend(rows);
+        }
+        Ok(found)
+    }
+
+    /// The group memberships of the given users.
+    pub async fn memberships_of(&self, tenant: &str, user_ids: &[String]) -> StoreResult<Vec<UserMembership>> {
+        let mut found = Vec::new();
+        for chunk in user_ids.chunks(CHUNK) {
+            let sql = self.sql(&format!(
+                "SELECT member_id, group_id, source FROM group_members WHERE tenant_id = $1 AND member_id IN ({})",
+                list(2, chunk.len())
+            ));
+            let rows: Vec<UserMembership> = read!(self, pool => {
+                let mut query = sqlx::query_as(sql).bind(tenant);
+                for id in chunk {
+                    query = query.bind(id);
+                }
+                query.fetch_all(pool).await
+            })?;
+            found.extend(rows);
+        }
+        Ok(found)
+    }
+
+    /// Up to `limit` users in `scope` that the job has no outcome for, after `after_seq`, in seq
+    /// order: the candidates of the missing policy, a page at a time.
+    pub async fn unseen_users(
+        &self,
+        tenant: &str,
+        job_id: &str,
+        scope: &MissingScope<'_>,
+        active_only: bool,
+        after_seq: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<SyncUser>> {
+        let scope_sql = match scope {
+            MissingScope::ManagedOrLocal { .. } => "u.managing_entity IN ('local', $4)",
+            MissingScope::Linked { .. } => {
+                "u.id IN (SELECT l.resource_id FROM source_links l WHERE l.tenant_id = $1 AND l.connector_id = $4)"
+            }
+        };
+        let scope_param = match scope {
+            MissingScope::ManagedOrLocal { managing_entity } => *managing_entity,
+            MissingScope::Linked { connector_id } => *connector_id,
+        };
+        let active = if active_only { " AND u.active = TRUE" } else { "" };
+        let sql = self.sql(&format!(
+            "SELECT {} FROM users u WHERE u.tenant_id = $1 AND u.seq > $3 AND {scope_sql}{active} \
+             AND NOT EXISTS (SELECT 1 FROM sync_outcomes o WHERE o.job_id = $2 AND o.resource_id = u.id) \
+             ORDER BY u.seq LIMIT {limit}",
+            self.user_columns()
+        ));
+        Ok(read!(self, pool => sqlx::query_as(sql).bind(tenant).bind(job_id).bind(after_seq).bind(scope_param)
+            .fetch_all(pool).await)?)
+    }
+
+    /// Writes a batch in one transaction: resources, memberships and links (unless a dry run), the
+    /// outcomes, and the job's counters. `VersionMismatch` if a resource changed since it was read
+    /// and `Conflict` on a unique key: nothing is written then, and the engine retries.
+    pub async fn apply_sync_batch(&self, job: &BatchJob<'_>, plans: &[RecordPlan]) -> StoreResult<()> {
+        let tenant = job.tenant;
+        let now = now();
+        let d = self.dialect();
+        let creates: Vec<_> = plans
+            .iter()
+            .filter_map(|p| match &p.write {
+                Some(PlannedWrite::Create { id, doc, managing_entity, deactivation_reason }) => {
+                    Some((id, doc, managing_entity, deactivation_reason))
+                }
+                _ => None,
+            })
+            .collect();
+        let inserts: Vec<_> = creates
+            .iter()
+            .map(|(id, doc, managing_entity, _)| {
+                let write = ResourceWrite { doc, password_hash: None, managing_entity, members: None };
+                prepare_insert(ResourceKind::User, tenant, (*id).clone(), &write, &now)
+            })
+            .collect();
+        let update_sql = d.placeholders(&format!(
+            "UPDATE users SET user_name = $4, user_name_lower = $5, external_id = $6, display_name = $7, active = $8, \
+             email_lower = $9, deactivation_reason = $10, doc = {}, version = version + 1, last_modified = $12 \
+             WHERE tenant_id = $1 AND id = $2 AND version = $3",
+            d.json_param("$11")
+        ));
+        let reason_sql = d.placeholders("UPDATE users SET deactivation_reason = $3 WHERE tenant_id = $1 AND id = $2");
+        let delete_sql = [
+            d.placeholders("DELETE FROM group_members WHERE tenant_id = $1 AND (member_id = $2 OR group_id = $2)"),
+            d.placeholders("DELETE FROM source_links WHERE tenant_id = $1 AND resource_id = $2"),
+            d.placeholders("DELETE FROM users WHERE tenant_id = $1 AND id = $2"),
+        ];
+        let leave_sql = d.placeholders(
+            "DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2 AND member_id = $3 AND source = $4",
+        );
+        let unlink_sql =
+            d.placeholders("DELETE FROM source_links WHERE connector_id = $1 AND (resource_id = $2 OR external_key = $3)");
+        let bump_sql = d.placeholders("UPDATE groups SET version = version + 1, last_modified = $3 WHERE tenant_id = $1 AND id = $2");
+        let joins: Vec<(&str, &str)> = plans
+            .iter()
+            .flat_map(|p| p.join.iter().filter_map(move |g| resource_id(p).map(|u| (g.as_str(), u))))
+            .collect();
+        let changed_groups: BTreeSet<&str> =
+            plans.iter().flat_map(|p| p.join.iter().chain(&p.leave)).map(String::as_str).collect();
+        let links: Vec<(&str, &str, bool)> = plans
+            .iter()
+            .filter_map(|p| Some((p.link.as_ref()?, resource_id(p)?)))
+            .map(|((key, replace), id)| (key.as_str(), id, *replace))
+            .collect();
+        let counts = counters(plans);
+        let job_sql = self.sql(&format!(
+            "UPDATE sync_jobs SET processed = processed + $4, lease_expires = $3, {} \
+             WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
+            COUNTERS.iter().enumerate().map(|(i, c)| format!("{c} = {c} + ${}", i + 5)).collect::<Vec<_>>().join(", ")
+        ));
+
+        write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            if !job.dry_run {
+                for chunk in inserts.chunks(CHUNK) {
+                    let sql = insert_sql(d, ResourceKind::User, chunk.len());
+                    bind!(sqlx::query(sqlx::AssertSqlSafe(sql)), chunk.iter().flat_map(|i| &i.params))
+                        .execute(&mut *tx).await
+                        .map_err(|e| super::conflict_or(e, |_| "a userName of the batch is already taken".to_owned()))?;
+                }
+                for (id, _, _, reason) in &creates {
+                    if let Some(reason) = reason {
+                        sqlx::query(sqlx::AssertSqlSafe(reason_sql.clone())).bind(tenant).bind(*id).bind(reason).execute(&mut *tx).await?;
+                    }
+                }
+                for plan in plans {
+                    match &plan.write {
+                        Some(PlannedWrite::Update { id, doc, version, deactivation_reason }) => {
+                            let user_name = text(doc, "userName").unwrap_or_default();
+                            let updated = sqlx::query(sqlx::AssertSqlSafe(update_sql.clone())).bind(tenant).bind(id).bind(version)
+                                .bind(&user_name).bind(user_name.to_lowercase()).bind(text(doc, "externalId"))
+                                .bind(text(doc, "displayName")).bind(doc.get("active").and_then(Value::as_bool))
+                                .bind(email_lower(doc)).bind(deactivation_reason).bind(doc.to_string()).bind(&now)
+                                .execute(&mut *tx).await
+                                .map_err(|e| super::conflict_or(e, |_| format!("userName {user_name:?} is already taken")))?;
+                            if updated.rows_affected() == 0 {
+                                return Err(StoreError::VersionMismatch);
+                            }
+                        }
+                        Some(PlannedWrite::Delete { id }) => {
+                            for sql in &delete_sql {
+                                sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(tenant).bind(id).execute(&mut *tx).await?;
+                            }
+                        }
+                        _ => {}
+                    }
+                    if let Some(user) = resource_id(plan) {
+                        for group in &plan.leave {
+                            sqlx::query(sqlx::AssertSqlSafe(leave_sql.clone())).bind(tenant).bind(group).bind(user).bind(job.connector_id)
+                                .execute(&mut *tx).await?;
+                        }
+                    }
+                }
+                for chunk in joins.chunks(CHUNK) {
+                    let rows = (0..chunk.len())
+                        .map(|i| format!("($1, ${}, ${}, 'User', $2)", 2 * i + 3, 2 * i + 4))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let sql = self.sql(&format!(
+                        "INSERT INTO group_members (tenant_id, group_id, member_id, member_type, source) VALUES {rows} \
+                         ON CONFLICT (tenant_id, group_id, member_id) DO NOTHING"
+                    ));
+                    let mut query = sqlx::query(sql).bind(tenant).bind(job.connector_id);
+                    for (group, user) in chunk {
+                        query = query.bind(*group).bind(*user);
+                    }
+                    query.execute(&mut *tx).await?;
+                }
+                for group in &changed_groups {
+                    sqlx::query(sqlx::AssertSqlSafe(bump_sql.clone())).bind(tenant).bind(*group).bind(&now).execute(&mut *tx).await?;
+                }
+                for (key, id, replace) in &links {
+                    if *replace {
+                        sqlx::query(sqlx::AssertSqlSafe(unlink_sql.clone())).bind(job.connector_id).bind(*id).bind(*key).execute(&mut *tx).await?;
+                    }
+                }
+                for chunk in links.chunks(CHUNK) {
+                    let rows = (0..chunk.len())
+                        .map(|i| format!("($1, $2, 'User', ${}, ${}, $3)", 2 * i + 4, 2 * i + 5))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let sql = self.sql(&format!(
+                        "INSERT INTO source_links (tenant_id, connector_id, resource_type, resource_id, external_key, linked) \
+                         VALUES {rows}"
+                    ));
+                    let mut query = sqlx::query(sql).bind(tenant).bind(job.connector_id).bind(&now);
+                    for (key, id, _) in chunk {
+                        query = query.bind(*id).bind(*key);
+                    }
+                    query.execute(&mut *tx).await.map_err(|e| super::conflict_or(e, |_| "a source key is linked twice".to_owned()))?;
+                }
+            }
+            for chunk in plans.chunks(CHUNK) {
+                let rows = (0..chunk.len())
+                    .map(|i| {
+                        let columns: Vec<String> = (1..OUTCOME_COLUMNS).map(|c| format!("${}", i * (OUTCOME_COLUMNS - 1) + c + 1)).collect();
+                        format!("($1, {})", columns.join(", "))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let sql = self.sql(&format!(
+                    "INSERT INTO sync_outcomes (job_id, seq, status, resource_type, resource_id, source_key, line, \
+                     changed_fields, error, report) VALUES {rows}"
+                ));
+                let params = chunk.iter().flat_map(|plan| {
+                    let o = &plan.outcome;
+                    [
+                        Param::Int(o.seq),
+                        Param::Text(o.status.to_owned()),
+                        Param::OptText(o.resource_id.as_ref().map(|_| "User".to_owned())),
+                        Param::OptText(o.resource_id.clone()),
+                        Param::OptText(o.source_key.clone()),
+                        Param::OptInt(o.line),
+                        Param::OptText(o.changed_fields.clone()),
+                        Param::OptText(o.error.clone()),
+                        Param::OptText(o.report.clone()),
+                    ]
+                }).collect::<Vec<_>>();
+                bind!(sqlx::query(sql).bind(job.job_id), &params).execute(&mut *tx).await?;
+            }
+            let mut query = sqlx::query(job_sql).bind(job.job_id).bind(job.lease_owner).bind(job.lease_expires).bind(job.processed);
+            for count in counts {
+                query = query.bind(count);
+            }
+            if query.execute(&mut *tx).await?.rows_affected() == 0 {
+                return Err(StoreError::LeaseLost);
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Removes a resource's link to a connector; a resource the connector managed becomes local.
+    /// False if there was no such link.
+    pub async fn unlink(&self, tenant: &str, resource_id: &str, connector: &super::ConnectorRow) -> StoreResult<bool> {
+        let delete = self.sql("DELETE FROM source_links WHERE tenant_id = $1 AND resource_id = $2 AND connector_id = $3");
+        let local = self.sql(
+            "UPDATE users SET managing_entity = 'local', version = version + 1, last_modified = $4 \
+             WHERE tenant_id = $1 AND id = $2 AND managing_entity = $3",
+        );
+        let managing_entity = format!("connector:{}", connector.name);
+        write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let removed = sqlx::query(delete).bind(tenant).bind(resource_id).bind(&connector.id).execute(&mut *tx).await?.rows_affected();
+            if removed > 0 {
+                sqlx::query(local).bind(tenant).bind(resource_id).bind(&managing_entity).bind(now()).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(removed > 0)
+        })
+    }
+}
+
+/// A stored outcome, as result files list it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OutcomeRow {
+    pub seq: i64,
+    pub status: String,
+    pub changed_fields: Option<String>,
+    pub error: Option<String>,
+    pub report: Option<String>,
+}
+
+impl Store {
+    /// (resource id, connector name) of every link of the given resources.
+    pub async fn link_names(&self, tenant: &str, ids: &[String]) -> StoreResult<Vec<(String, String)>> {
+        let mut found = Vec::new();
+        for chunk in ids.chunks(CHUNK) {
+            let sql = self.sql(&format!(
+                "SELECT l.resource_id, c.name FROM source_links l JOIN connectors c ON c.id = l.connector_id \
+                 WHERE l.tenant_id = $1 AND l.resource_id IN ({})",
+                list(2, chunk.len())
+            ));
+            let rows: Vec<(String, String)> = read!(self, pool => {
+                let mut query = sqlx::query_as(sql).bind(tenant);
+                for id in chunk {
+                    query = query.bind(id);
+                }
+                query.fetch_all(pool).await
+            })?;
+            found.extend(rows);
+        }
+        Ok(found)
+    }
+
+    /// Up to `limit` outcomes of a job after `after_seq`, in order: all but failures, or failures only.
+    pub async fn outcomes(&self, job_id: &str, failures: bool, after_seq: i64, limit: i64) -> StoreResult<Vec<OutcomeRow>> {
+        let negate = if failures { "" } else { "NOT " };
+        let sql = self.sql(&format!(
+            "SELECT seq, status, changed_fields, error, report FROM sync_outcomes WHERE job_id = $1 AND seq > $2 \
+             AND {negate}(status IN ('FAILED', 'NOT_REGISTERED')) ORDER BY seq LIMIT {limit}"
+        ));
+        Ok(read!(self, pool => sqlx::query_as(sql).bind(job_id).bind(after_seq).fetch_all(pool).await)?)
+    }
+}
+
+/// Which users' column `users_by` matches.
+#[derive(Debug, Clone, Copy)]
+pub enum UserKey {
+    Email,
+    UserName,
+}
+
+fn resource_id(plan: &RecordPlan) -> Option<&str> {
+    plan.outcome.resource_id.as_deref()
+}
+
+/// `$first, $first+1, …` for an IN list of `n` values.
+fn list(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}

@@ -1,0 +1,337 @@
+//! Planning one record: find its resource (link, then correlation), refuse resources another
+//! source manages, and diff only the paths the source owns (DESIGN.md §1, §3). Pure: the batch's
+//! resources are loaded beforehand, the plan is written afterwards.
+
+use std::collections::{HashMap, HashSet};
+
+use scimd_connectors::{Correlation, GroupRef, Origin, Record, Rejected};
+use scimd_schemas::patch::{PatchOp, PatchOpKind, apply_patch};
+use scimd_schemas::resource::prepare_write;
+use scimd_schemas::schema::ResourceSchema;
+use serde_json::{Value, json};
+
+use crate::store::{GroupKey, Outcome, PlannedWrite, RecordPlan, SyncUser, UserMembership, new_id};
+
+/// Who the run writes as, and what it records when it deactivates.
+pub struct Writer<'a> {
+    pub connector_id: &'a str,
+    /// `connector:<name>`: the managing entity of what the run creates.
+    pub managing_entity: &'a str,
+    /// `CSV_SYNC` or `CONNECTOR_SYNC`.
+    pub deactivation_reason: &'a str,
+}
+
+/// The resources a batch of records names, loaded in a few queries.
+#[derive(Default)]
+pub struct Loaded {
+    pub by_link: HashMap<String, SyncUser>,
+    pub by_email: HashMap<String, SyncUser>,
+    pub by_user_name: HashMap<String, SyncUser>,
+    pub group_by_external_id: HashMap<String, String>,
+    pub group_by_name: HashMap<String, String>,
+    /// Per user: group id → the connector that added the membership.
+    pub memberships: HashMap<String, HashMap<String, Option<String>>>,
+}
+
+impl Loaded {
+    pub fn add_groups(&mut self, groups: Vec<GroupKey>) {
+        for group in groups {
+            if let Some(external_id) = group.external_id {
+                self.group_by_external_id.insert(external_id, group.id.clone());
+            }
+            self.group_by_name.insert(group.display_name_lower, group.id);
+        }
+    }
+
+    pub fn add_memberships(&mut self, rows: Vec<UserMembership>) {
+        for row in rows {
+            self.memberships.entry(row.member_id).or_default().insert(row.group_id, row.source);
+        }
+    }
+
+    /// The record's resource: through its link, else the first correlation rule that matches.
+    /// The flag says whether it was found through the link.
+    pub fn target(&self, key: Option<&str>, correlate: &[Correlation]) -> Option<(&SyncUser, bool)> {
+        if let Some(user) = key.and_then(|k| self.by_link.get(k)) {
+            return Some((user, true));
+        }
+        correlate.iter().find_map(|rule| {
+            match rule {
+                Correlation::Email(email) => self.by_email.get(&email.to_lowercase()),
+                Correlation::UserName(name) => self.by_user_name.get(&name.to_lowercase()),
+                Correlation::ExternalId(_) => None,
+            }
+            .map(|user| (user, false))
+        })
+    }
+
+    fn group(&self, group: &GroupRef) -> Option<&String> {
+        match group {
+            GroupRef::ExternalIdOrName(name) => {
+                self.group_by_external_id.get(name).or_else(|| self.group_by_name.get(&name.to_lowercase()))
+            }
+            GroupRef::SourceKey(_) => None,
+        }
+    }
+}
+
+fn report(origin: Option<&Origin>) -> Option<String> {
+    origin.map(|o| serde_json::to_string(&o.values).expect("strings serialise"))
+}
+
+fn failed(seq: i64, status: &'static str, resource: Option<&SyncUser>, origin: Option<&Origin>, key: Option<&str>, error: String) -> RecordPlan {
+    RecordPlan {
+        write: None,
+        join: Vec::new(),
+        leave: Vec::new(),
+        link: None,
+        outcome: Outcome {
+            seq,
+            status,
+            resource_id: resource.map(|u| u.id.clone()),
+            source_key: key.map(str::to_owned),
+            line: origin.map(|o| o.line as i64),
+            changed_fields: None,
+            error: Some(error),
+            report: report(origin),
+        },
+    }
+}
+
+/// A record the connector rejected: FAILED with its codes, naming the resource it would have
+/// matched so the missing policy leaves that resource alone.
+pub fn plan_rejected(loaded: &Loaded, seq: i64, rejected: &Rejected) -> RecordPlan {
+    let target = loaded.target(None, &rejected.correlate).map(|(user, _)| user);
+    failed(seq, "FAILED", target, rejected.origin.as_ref(), None, rejected.errors.join(";"))
+}
+
+/// Plans a user record.
+pub fn plan_user(schema: &ResourceSchema, writer: &Writer<'_>, loaded: &Loaded, seq: i64, record: &Record) -> RecordPlan {
+    let origin = record.origin.as_ref();
+    let key = Some(record.key.as_str());
+    let target = loaded.target(key, &record.correlate);
+    if let Some((user, false)) = target
+        && user.managing_entity != "local"
+        && user.managing_entity != writer.managing_entity
+    {
+        let error = format!("MANAGED_BY_OTHER_SOURCE ({})", user.managing_entity);
+        return failed(seq, "FAILED", Some(user), origin, key, error);
+    }
+    let target = target.map(|(user, _)| user);
+    let mut wanted_groups = Vec::new();
+    let mut errors = Vec::new();
+    for group in record.groups.iter().flat_map(|m| &m.groups) {
+        match loaded.group(group) {
+            Some(id) => wanted_groups.push(id.clone()),
+            None if !errors.contains(&"GROUP_NOT_FOUND") => errors.push("GROUP_NOT_FOUND"),
+            None => {}
+        }
+    }
+    if !errors.is_empty() {
+        return failed(seq, "FAILED", target, origin, key, errors.join(";"));
+    }
+    match target {
+        Some(user) => plan_update(schema, writer, loaded, seq, record, user, wanted_groups),
+        None => plan_create(schema, writer, seq, record, wanted_groups),
+    }
+}
+
+fn ops_of<'r>(record: &'r Record, name: &str) -> impl Iterator<Item = PatchOp> + 'r {
+    let name = name.to_owned();
+    record.fields.iter().filter(move |f| f.name == name).map(|f| PatchOp {
+        op: PatchOpKind::Add,
+        path: Some(f.path.clone()),
+        value: Some(f.value.clone()),
+    })
+}
+
+/// Field names in first-seen order.
+fn field_names(record: &Record) -> Vec<&str> {
+    let mut names: Vec<&str> = Vec::new();
+    for field in &record.fields {
+        if !names.contains(&field.name.as_str()) {
+            names.push(&field.name);
+        }
+    }
+    names
+}
+
+fn plan_create(schema: &ResourceSchema, writer: &Writer<'_>, seq: i64, record: &Record, groups: Vec<String>) -> RecordPlan {
+    let origin = record.origin.as_ref();
+    let key = Some(record.key.as_str());
+    let ops: Vec<PatchOp> = field_names(record).into_iter().flat_map(|name| ops_of(record, name)).collect();
+    let empty = json!({ "schemas": [schema.core.id] });
+    let doc = apply_patch(schema, &empty, &ops)
+        .and_then(|outcome| prepare_write(schema, outcome.doc, None))
+        .map(|prepared| prepared.doc);
+    let doc = match doc {
+        Ok(doc) => doc,
+        Err(e) => return failed(seq, "FAILED", None, origin, key, format!("INVALID_VALUE ({})", e.detail)),
+    };
+    let id = new_id();
+    let inactive = doc.get("active").and_then(Value::as_bool) == Some(false);
+    RecordPlan {
+        write: Some(PlannedWrite::Create {
+            id: id.clone(),
+            doc,
+            managing_entity: writer.managing_entity.to_owned(),
+            deactivation_reason: inactive.then(|| writer.deactivation_reason.to_owned()),
+        }),
+        join: dedup(groups),
+        leave: Vec::new(),
+        link: Some((record.key.clone(), false)),
+        outcome: Outcome {
+            seq,
+            status: "CREATED",
+            resource_id: Some(id),
+            source_key: Some(record.key.clone()),
+            line: origin.map(|o| o.line as i64),
+            changed_fields: None,
+            error: None,
+            report: report(origin),
+        },
+    }
+}
+
+fn dedup(ids: Vec<String>) -> Vec<String> {
+    let mut seen = HashSet::new();
+    ids.into_iter().filter(|id| seen.insert(id.clone())).collect()
+}
+
+fn plan_update(
+    schema: &ResourceSchema,
+    writer: &Writer<'_>,
+    loaded: &Loaded,
+    seq: i64,
+    record: &Record,
+    user: &SyncUser,
+    groups: Vec<String>,
+) -> RecordPlan {
+    let origin = record.origin.as_ref();
+    let key = Some(record.key.as_str());
+    let Ok(current) = serde_json::from_str::<Value>(&user.doc) else {
+        return failed(seq, "NOT_REGISTERED", Some(user), origin, key, "SYSTEM_ERROR (stored document is corrupt)".into());
+    };
+    let mut doc = current.clone();
+    let mut changed: Vec<&str> = Vec::new();
+    for name in field_names(record) {
+        let ops: Vec<PatchOp> = ops_of(record, name).collect();
+        match apply_patch(schema, &doc, &ops) {
+            Ok(outcome) if outcome.doc != doc => {
+                doc = outcome.doc;
+                changed.push(name);
+            }
+            Ok(_) => {}
+            Err(e) => return failed(seq, "FAILED", Some(user), origin, key, format!("INVALID_VALUE ({})", e.detail)),
+        }
+    }
+    let (join, leave) = match &record.groups {
+        Some(membership) => {
+            let current = loaded.memberships.get(&user.id);
+            let wanted: HashSet<&String> = groups.iter().collect();
+            let join: Vec<String> =
+                dedup(groups.iter().filter(|g| current.is_none_or(|c| !c.contains_key(*g))).cloned().collect());
+            let leave: Vec<String> = current
+                .into_iter()
+                .flatten()
+                .filter(|(group, source)| source.as_deref() == Some(writer.connector_id) && !wanted.contains(group))
+                .map(|(group, _)| group.clone())
+                .collect();
+            if !join.is_empty() || !leave.is_empty() {
+                changed.push(&membership.field);
+            }
+            (join, leave)
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+    let was_active = user.active != Some(false);
+    let is_active = doc.get("active").and_then(Value::as_bool) != Some(false);
+    let deactivation_reason = match (was_active, is_active) {
+        (true, false) => Some(writer.deactivation_reason.to_owned()),
+        (_, true) => None,
+        (false, false) => user.deactivation_reason.clone(),
+    };
+    let write = (doc != current).then(|| PlannedWrite::Update {
+        id: user.id.clone(),
+        doc,
+        version: user.version,
+        deactivation_reason,
+    });
+    let linked_here = loaded.by_link.get(&record.key).is_some_and(|u| u.id == user.id);
+    RecordPlan {
+        write,
+        join,
+        leave,
+        link: (!linked_here).then(|| (record.key.clone(), true)),
+        outcome: Outcome {
+            seq,
+            status: if changed.is_empty() { "UNCHANGED" } else { "UPDATED" },
+            resource_id: Some(user.id.clone()),
+            source_key: Some(record.key.clone()),
+            line: origin.map(|o| o.line as i64),
+            changed_fields: (!changed.is_empty()).then(|| changed.join(" ")),
+            error: None,
+            report: report(origin),
+        },
+    }
+}
+
+/// The missing policy for one user the run did not see.
+pub fn plan_missing(writer: &Writer<'_>, policy: &str, seq: i64, user: &SyncUser) -> RecordPlan {
+    let report_values = |doc: &Value, active: &str| {
+        let text = |key: &str| doc.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let email = user.email_lower.clone().unwrap_or_default();
+        serde_json::to_string(&[text("displayName"), email, text("userName"), String::new(), active.to_owned()])
+            .expect("strings serialise")
+    };
+    let doc: Value = serde_json::from_str(&user.doc).unwrap_or_else(|_| json!({}));
+    let (status, write, active) = match policy {
+        "deactivate" => {
+            let mut new_doc = doc.clone();
+            if let Some(fields) = new_doc.as_object_mut() {
+                fields.insert("active".into(), Value::Bool(false));
+            }
+            let write = PlannedWrite::Update {
+                id: user.id.clone(),
+                doc: new_doc,
+                version: user.version,
+                deactivation_reason: Some(writer.deactivation_reason.to_owned()),
+            };
+            ("DEACTIVATED", Some(write), "INACTIVE")
+        }
+        "delete" => ("DELETED", Some(PlannedWrite::Delete { id: user.id.clone() }), ""),
+        _ => ("MAINTAINED", None, if user.active == Some(false) { "INACTIVE" } else { "ACTIVE" }),
+    };
+    RecordPlan {
+        write,
+        join: Vec::new(),
+        leave: Vec::new(),
+        link: None,
+        outcome: Outcome {
+            seq,
+            status,
+            resource_id: Some(user.id.clone()),
+            source_key: None,
+            line: None,
+            changed_fields: None,
+            error: None,
+            report: Some(report_values(&doc, active)),
+        },
+    }
+}
+
+/// The plan when writing it failed on its own: a data conflict (FAILED) or a system error.
+pub fn plan_unwritable(plan: &RecordPlan, error: &crate::store::StoreError) -> RecordPlan {
+    let (status, code) = match error {
+        crate::store::StoreError::Conflict(_) => ("FAILED", "USER_ID_TAKEN".to_owned()),
+        other => ("NOT_REGISTERED", format!("SYSTEM_ERROR ({other})")),
+    };
+    let mut outcome = plan.outcome.clone();
+    outcome.status = status;
+    outcome.changed_fields = None;
+    outcome.error = Some(code);
+    if matches!(plan.write, Some(PlannedWrite::Create { .. })) {
+        outcome.resource_id = None;
+    }
+    RecordPlan { write: None, join: Vec::new(), leave: Vec::new(), link: None, outcome }
+}
