@@ -101,9 +101,12 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub token: String,
     pub store: Store,
+    /// An admin token of the same tenant (client name `alice`).
+    pub admin_token: String,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     _db: TestDb,
+    _files: tempfile::TempDir,
 }
 
 type Configure = Box<dyn FnOnce(&mut Config)>;
@@ -126,6 +129,8 @@ impl Builder {
         config.database_url = DatabaseUrl::new(&test_db.url);
         config.server.public_url = Some(PUBLIC_URL.to_owned());
         config.log.level = "warn".into();
+        let files = tempfile::tempdir().expect("temp dir");
+        config.sync.files_dir = files.path().to_path_buf();
         for f in self.configure {
             f(&mut config);
         }
@@ -133,6 +138,7 @@ impl Builder {
         let store = state.store.clone();
         let tenant = store.create_tenant("acme").await.expect("tenant");
         let token = store.create_token(&tenant.id, Role::Scim, Some("okta")).await.expect("token").token;
+        let admin_token = store.create_token(&tenant.id, Role::Admin, Some("alice")).await.expect("token").token;
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = oneshot::channel();
@@ -148,9 +154,11 @@ impl Builder {
             client: reqwest::Client::new(),
             token,
             store,
+            admin_token,
             shutdown: Some(tx),
             server: Some(server),
             _db: test_db,
+            _files: files,
         })
     }
 }
@@ -243,6 +251,42 @@ impl TestApp {
     /// PATCH with a PatchOp body of these `Operations`.
     pub async fn patch_ops(&self, path: &str, operations: Value) -> Reply {
         self.patch(path, &serde_json::json!({"schemas": [PATCH_OP], "Operations": operations})).await
+    }
+
+    /// A request to the admin API with the admin token.
+    pub fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, format!("{}/admin/v1{path}", self.base)).bearer_auth(&self.admin_token)
+    }
+
+    /// GET on the admin API; the body as text.
+    pub async fn admin_text(&self, path: &str) -> (StatusCode, String) {
+        let response = self.admin(reqwest::Method::GET, path).send().await.expect("request reaches the server");
+        (response.status(), response.text().await.expect("body"))
+    }
+
+    /// Uploads a CSV file (multipart field `file`) with `query` (e.g. `missing=keep`).
+    pub async fn upload_csv(&self, name: &str, content: &str, query: &str) -> Reply {
+        let part = reqwest::multipart::Part::bytes(content.as_bytes().to_vec()).file_name(name.to_owned());
+        let form = reqwest::multipart::Form::new().part("file", part);
+        self.send(self.admin(reqwest::Method::POST, &format!("/csv-sync?{query}")).multipart(form)).await
+    }
+
+    /// Waits until a job has ended and returns it.
+    pub async fn wait_job(&self, id: &str) -> Value {
+        for _ in 0..600 {
+            let job = self.send(self.admin(reqwest::Method::GET, &format!("/jobs/{id}"))).await.expect(200).body;
+            if !matches!(job["status"].as_str(), Some("pending" | "running")) {
+                return job;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("job {id} did not end within 30 s");
+    }
+
+    /// Uploads a CSV file and waits for its job to end.
+    pub async fn csv_sync(&self, content: &str, query: &str) -> Value {
+        let reply = self.upload_csv("users.csv", content, query).await.expect(202);
+        self.wait_job(reply.body["id"].as_str().expect("job id")).await
     }
 
     /// Creates a user and returns its id.

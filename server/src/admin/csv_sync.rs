@@ -68,7 +68,12 @@ where
 }
 
 fn bad_upload(e: &dyn std::fmt::Display) -> JobError {
-    JobError::new(400, 2700, "CSV_FILE_UPLOAD_REQUIRED", format!("the upload was cut off or malformed ({e}); send it again"))
+    JobError::new(
+        400,
+        2700,
+        "CSV_FILE_UPLOAD_REQUIRED",
+        format!("the upload was cut off or malformed ({e}); send it again"),
+    )
 }
 
 /// `POST /admin/v1/csv-sync?missing=deactivate|keep[&dryRun=true]`, the file as multipart field
@@ -80,7 +85,10 @@ pub async fn upload(
     request: Request,
 ) -> AdminResult<Response> {
     let Some(missing) = params.missing.as_deref() else {
-        return Err(bad_request("INVALID_PARAMETER", "say what happens to users absent from the file: ?missing=deactivate or ?missing=keep"));
+        return Err(bad_request(
+            "INVALID_PARAMETER",
+            "say what happens to users absent from the file: ?missing=deactivate or ?missing=keep",
+        ));
     };
     check_missing_policy(missing)?;
     check_lock(&state.jobs, &caller.tenant_id).await?;
@@ -137,5 +145,6 @@ pub async fn upload(
 pub async fn template(Admin(_): Admin) -> Response {
     let disposition = "attachment; filename=\"users-template.csv\"";
     let body = Body::from(scimd_connectors::csv::template());
-    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8"), (header::CONTENT_DISPOSITION, disposition)], body).into_response()
+    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8"), (header::CONTENT_DISPOSITION, disposition)], body)
+        .into_response()
 }

@@ -25,15 +25,20 @@ pub struct ListParams {
 
 fn check_time(name: &str, value: Option<&str>) -> AdminResult<()> {
     match value {
-        Some(v) if chrono::DateTime::parse_from_rfc3339(v).is_err() => {
-            Err(bad_request("INVALID_PARAMETER", format!("{name}={v:?} is not an RFC 3339 time such as 2026-11-01T00:00:00Z")))
-        }
+        Some(v) if chrono::DateTime::parse_from_rfc3339(v).is_err() => Err(bad_request(
+            "INVALID_PARAMETER",
+            format!("{name}={v:?} is not an RFC 3339 time such as 2026-11-01T00:00:00Z"),
+        )),
         _ => Ok(()),
     }
 }
 
 /// `GET /admin/v1/jobs?kind=&status=&since=&until=&startIndex=&count=`, newest first.
-pub async fn list(State(state): State<AppState>, Reader(caller): Reader, Query(p): Query<ListParams>) -> AdminResult<Response> {
+pub async fn list(
+    State(state): State<AppState>,
+    Reader(caller): Reader,
+    Query(p): Query<ListParams>,
+) -> AdminResult<Response> {
     check_time("since", p.since.as_deref())?;
     check_time("until", p.until.as_deref())?;
     let filter = JobFilter {
@@ -46,8 +51,10 @@ pub async fn list(State(state): State<AppState>, Reader(caller): Reader, Query(p
     let count = p.count.unwrap_or(50).min(500);
     let (total, jobs) = state.store.list_jobs(&caller.tenant_id, &filter, start - 1, count).await?;
     let resources: Vec<_> = jobs.iter().map(job_json).collect();
-    Ok(axum::Json(json!({ "totalResults": total, "startIndex": start, "itemsPerPage": resources.len(), "Resources": resources }))
-        .into_response())
+    Ok(axum::Json(
+        json!({ "totalResults": total, "startIndex": start, "itemsPerPage": resources.len(), "Resources": resources }),
+    )
+    .into_response())
 }
 
 pub fn job_json(job: &JobRow) -> serde_json::Value {
@@ -62,7 +69,11 @@ async fn load(state: &AppState, tenant: &str, id: &str) -> AdminResult<JobRow> {
 }
 
 /// `GET /admin/v1/jobs/{id}`: status, counts and progress.
-pub async fn get(State(state): State<AppState>, Reader(caller): Reader, Path(id): Path<String>) -> AdminResult<Response> {
+pub async fn get(
+    State(state): State<AppState>,
+    Reader(caller): Reader,
+    Path(id): Path<String>,
+) -> AdminResult<Response> {
     let job = load(&state, &caller.tenant_id, &id).await?;
     Ok(axum::Json(job_json(&job)).into_response())
 }
@@ -74,23 +85,40 @@ fn csv_download(name: &str, body: Body) -> Response {
 }
 
 /// `GET /admin/v1/jobs/{id}/original`: the uploaded file as it was sent.
-pub async fn original(State(state): State<AppState>, Reader(caller): Reader, Path(id): Path<String>) -> AdminResult<Response> {
+pub async fn original(
+    State(state): State<AppState>,
+    Reader(caller): Reader,
+    Path(id): Path<String>,
+) -> AdminResult<Response> {
     let job = load(&state, &caller.tenant_id, &id).await?;
     let file = tokio::fs::File::open(original_file(&state.config, &job.id)).await.map_err(|_| {
-        JobError::new(404, 2709, "CSV_FILE_NOT_FOUND", "the job's stored file is gone (no upload, or removed from the files folder)")
+        JobError::new(
+            404,
+            2709,
+            "CSV_FILE_NOT_FOUND",
+            "the job's stored file is gone (no upload, or removed from the files folder)",
+        )
     })?;
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
     Ok(csv_download(job.file_name.as_deref().unwrap_or("original.csv"), body))
 }
 
 /// `GET /admin/v1/jobs/{id}/result.csv`
-pub async fn result_csv(State(state): State<AppState>, Reader(caller): Reader, Path(id): Path<String>) -> AdminResult<Response> {
+pub async fn result_csv(
+    State(state): State<AppState>,
+    Reader(caller): Reader,
+    Path(id): Path<String>,
+) -> AdminResult<Response> {
     let job = load(&state, &caller.tenant_id, &id).await?;
     Ok(csv_download("result.csv", report::stream(state.store.clone(), job.id, report::Kind::Result)))
 }
 
 /// `GET /admin/v1/jobs/{id}/errors.csv`
-pub async fn errors_csv(State(state): State<AppState>, Reader(caller): Reader, Path(id): Path<String>) -> AdminResult<Response> {
+pub async fn errors_csv(
+    State(state): State<AppState>,
+    Reader(caller): Reader,
+    Path(id): Path<String>,
+) -> AdminResult<Response> {
     let job = load(&state, &caller.tenant_id, &id).await?;
     Ok(csv_download("errors.csv", report::stream(state.store.clone(), job.id, report::Kind::Errors)))
 }

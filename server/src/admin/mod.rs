@@ -50,7 +50,8 @@ impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
         let e = self.0;
         let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, axum::Json(serde_json::json!({ "code": e.code, "name": e.name, "message": e.message }))).into_response()
+        (status, axum::Json(serde_json::json!({ "code": e.code, "name": e.name, "message": e.message })))
+            .into_response()
     }
 }
 
@@ -72,8 +73,13 @@ async fn caller(parts: &mut Parts, state: &AppState) -> Result<Caller, Response>
         if response.status() == StatusCode::TOO_MANY_REQUESTS {
             return response;
         }
-        AdminError(JobError::new(401, 0, "UNAUTHORIZED", "a valid admin token is required: Authorization: Bearer <token>"))
-            .into_response()
+        AdminError(JobError::new(
+            401,
+            0,
+            "UNAUTHORIZED",
+            "a valid admin token is required: Authorization: Bearer <token>",
+        ))
+        .into_response()
     })
 }
 

@@ -35,8 +35,12 @@ fn quoted(value: &str) -> String {
 /// The export's filter: the SCIM filter and the `ids` selection, both in the database.
 fn export_filter(params: &ExportParams) -> Option<String> {
     let ids = params.ids.as_deref().map(|ids| {
-        let terms: Vec<String> =
-            ids.split(',').map(str::trim).filter(|id| !id.is_empty()).map(|id| format!("id eq {}", quoted(id))).collect();
+        let terms: Vec<String> = ids
+            .split(',')
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+            .map(|id| format!("id eq {}", quoted(id)))
+            .collect();
         if terms.is_empty() { "id eq \"\"".to_owned() } else { terms.join(" or ") }
     });
     match (params.filter.as_deref(), ids) {
@@ -69,8 +73,14 @@ fn export_rows(rows: &[ResourceRow], links: &[(String, String)]) -> Vec<u8> {
             }
         }
         let status = if row.active == Some(false) { "Inactive" } else { "Active" };
-        let record =
-            [text("displayName"), text("userName"), emails.join(";"), integrations.join(";"), status.to_owned(), row.created.clone()];
+        let record = [
+            text("displayName"),
+            text("userName"),
+            emails.join(";"),
+            integrations.join(";"),
+            status.to_owned(),
+            row.created.clone(),
+        ];
         writer.write_record(&record).expect("writing to memory cannot fail");
     }
     writer.into_inner().expect("writing to memory cannot fail")
@@ -78,23 +88,43 @@ fn export_rows(rows: &[ResourceRow], links: &[(String, String)]) -> Vec<u8> {
 
 /// `GET /admin/v1/users/export.csv?filter=&sortBy=&sortOrder=&ids=`: every matching user, read from
 /// the database a page at a time while the response streams.
-pub async fn export_csv(State(state): State<AppState>, Reader(caller): Reader, Query(params): Query<ExportParams>) -> AdminResult<Response> {
+pub async fn export_csv(
+    State(state): State<AppState>,
+    Reader(caller): Reader,
+    Query(params): Query<ExportParams>,
+) -> AdminResult<Response> {
     let filter = match export_filter(&params) {
         Some(text) => Some(parse_filter(&text).map_err(|e| bad_request("INVALID_FILTER", e.detail))?),
         None => None,
     };
-    let sort_by = params.sort_by.as_deref().map(parse_attr_path).transpose().map_err(|e| bad_request("INVALID_SORT", e.detail))?;
-    let order = params.sort_order.as_deref().map(parse_sort_order).transpose().map_err(|e| bad_request("INVALID_SORT", e.detail))?;
+    let sort_by = params
+        .sort_by
+        .as_deref()
+        .map(parse_attr_path)
+        .transpose()
+        .map_err(|e| bad_request("INVALID_SORT", e.detail))?;
+    let order = params
+        .sort_order
+        .as_deref()
+        .map(parse_sort_order)
+        .transpose()
+        .map_err(|e| bad_request("INVALID_SORT", e.detail))?;
     // Check the filter and sort against the schema before the response starts.
     let schema = state.registry.of(ResourceKind::User);
-    let first = ListQuery { filter: filter.as_ref(), sort: sort_by.as_ref().map(|p| (p, order.unwrap_or(SortOrder::Ascending))), start_index: 1, count: 0 };
+    let first = ListQuery {
+        filter: filter.as_ref(),
+        sort: sort_by.as_ref().map(|p| (p, order.unwrap_or(SortOrder::Ascending))),
+        start_index: 1,
+        count: 0,
+    };
     state.store.list_resources(schema, &caller.tenant_id, &first).await.map_err(|e| match e {
         crate::store::StoreError::Scim(e) => bad_request("INVALID_FILTER", e.detail),
         other => other.into(),
     })?;
     let (store, registry, tenant) = (state.store.clone(), state.registry.clone(), caller.tenant_id.clone());
     let pages = stream::unfold(Some(0u64), move |offset| {
-        let (store, registry, tenant, filter, sort_by) = (store.clone(), registry.clone(), tenant.clone(), filter.clone(), sort_by.clone());
+        let (store, registry, tenant, filter, sort_by) =
+            (store.clone(), registry.clone(), tenant.clone(), filter.clone(), sort_by.clone());
         async move {
             let offset = offset?;
             if offset == 0 {
@@ -121,13 +151,21 @@ pub async fn export_csv(State(state): State<AppState>, Reader(caller): Reader, Q
         }
     });
     let disposition = "attachment; filename=\"users.csv\"";
-    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8"), (header::CONTENT_DISPOSITION, disposition)], Body::from_stream(pages))
+    Ok((
+        [(header::CONTENT_TYPE, "text/csv; charset=utf-8"), (header::CONTENT_DISPOSITION, disposition)],
+        Body::from_stream(pages),
+    )
         .into_response())
 }
 
 type Page = (Vec<ResourceRow>, Vec<(String, String)>);
 
-async fn page(store: &Store, schema: &scimd_schemas::schema::ResourceSchema, tenant: &str, query: &ListQuery<'_>) -> crate::store::StoreResult<Page> {
+async fn page(
+    store: &Store,
+    schema: &scimd_schemas::schema::ResourceSchema,
+    tenant: &str,
+    query: &ListQuery<'_>,
+) -> crate::store::StoreResult<Page> {
     let (_, rows) = store.list_resources(schema, tenant, query).await?;
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let links = store.link_names(tenant, &ids).await?;
@@ -136,8 +174,14 @@ async fn page(store: &Store, schema: &scimd_schemas::schema::ResourceSchema, ten
 
 /// `DELETE /admin/v1/users/{id}/links/{connector}`: the user is no longer linked to that source;
 /// if the source managed it, it becomes a local user.
-pub async fn unlink(State(state): State<AppState>, Admin(caller): Admin, Path((id, connector)): Path<(String, String)>) -> AdminResult<Response> {
-    let not_found = || JobError::new(404, 0, "LINK_NOT_FOUND", format!("user {id:?} has no link to a connector named {connector:?}"));
+pub async fn unlink(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    Path((id, connector)): Path<(String, String)>,
+) -> AdminResult<Response> {
+    let not_found = || {
+        JobError::new(404, 0, "LINK_NOT_FOUND", format!("user {id:?} has no link to a connector named {connector:?}"))
+    };
     let Some(row) = state.store.connector_by_name(&caller.tenant_id, &connector).await? else {
         return Err(not_found().into());
     };

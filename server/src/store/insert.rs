@@ -49,7 +49,13 @@ pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-pub(super) fn prepare_insert(kind: ResourceKind, tenant: &str, id: String, write: &ResourceWrite<'_>, now: &str) -> Insert {
+pub(super) fn prepare_insert(
+    kind: ResourceKind,
+    tenant: &str,
+    id: String,
+    write: &ResourceWrite<'_>,
+    now: &str,
+) -> Insert {
     let doc_json = write.doc.to_string();
     let text_param = |key: &str| Param::OptText(text(write.doc, key));
     let params = match kind {

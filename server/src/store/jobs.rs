@@ -239,9 +239,8 @@ impl Store {
 
     /// Extends a running job's lease; false if `owner` no longer holds the job.
     pub async fn renew_lease(&self, job_id: &str, owner: &str, lease_seconds: u64) -> StoreResult<bool> {
-        let sql = self.sql(
-            "UPDATE sync_jobs SET lease_expires = $3 WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
-        );
+        let sql = self
+            .sql("UPDATE sync_jobs SET lease_expires = $3 WHERE id = $1 AND lease_owner = $2 AND status = 'running'");
         let until = lease_until(lease_seconds);
         let updated = write!(self, pool => sqlx::query(sql).bind(job_id).bind(owner).bind(&until).execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(updated == 1)

@@ -31,13 +31,15 @@ use crate::config::DatabaseUrl;
 
 pub use dialect::Dialect;
 pub use filter_sql::{SortOrder, compile_filter, compile_sort};
+pub use insert::new_id;
 pub use jobs::{ConnectorRow, JobFilter, JobRow, LockHeld, NewJob, lease_until};
 pub use keyset::{KeysetPage, KeysetQuery, Position};
 pub use params::Param;
-pub use resources::{ListQuery, MemberDelta, MemberRow, ResourceChange, ResourceRow, ResourceWrite, user_name_taken};
-pub use sync_batch::{BatchJob, GroupKey, MissingScope, Outcome, OutcomeRow, PlannedWrite, RecordPlan, SyncUser, UserKey, UserMembership};
-pub use insert::new_id;
 pub use resources::email_lower;
+pub use resources::{ListQuery, MemberDelta, MemberRow, ResourceChange, ResourceRow, ResourceWrite, user_name_taken};
+pub use sync_batch::{
+    BatchJob, GroupKey, MissingScope, Outcome, OutcomeRow, PlannedWrite, RecordPlan, SyncUser, UserKey, UserMembership,
+};
 pub use tenants::{NewToken, Role, Tenant, TokenRow, hash_token};
 
 /// SQLite's page cache per connection, in KiB (negative: a size, not a page count). Each connection

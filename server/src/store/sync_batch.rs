@@ -152,26 +152,39 @@ impl Store {
                 self.user_columns(),
                 list(2, chunk.len())
             ));
-            let rows: Vec<(String, String, String, i64, String, Option<bool>, Option<String>, String, Option<String>, i64)> =
-                read!(self, pool => {
-                    let mut query = sqlx::query_as(sql).bind(connector_id);
-                    for key in chunk {
-                        query = query.bind(key);
-                    }
-                    query.fetch_all(pool).await
-                })?;
+            let rows: Vec<(
+                String,
+                String,
+                String,
+                i64,
+                String,
+                Option<bool>,
+                Option<String>,
+                String,
+                Option<String>,
+                i64,
+            )> = read!(self, pool => {
+                let mut query = sqlx::query_as(sql).bind(connector_id);
+                for key in chunk {
+                    query = query.bind(key);
+                }
+                query.fetch_all(pool).await
+            })?;
             found.extend(rows.into_iter().map(|r| {
-                (r.0, SyncUser {
-                    id: r.1,
-                    doc: r.2,
-                    version: r.3,
-                    managing_entity: r.4,
-                    active: r.5,
-                    deactivation_reason: r.6,
-                    user_name_lower: r.7,
-                    email_lower: r.8,
-                    seq: r.9,
-                })
+                (
+                    r.0,
+                    SyncUser {
+                        id: r.1,
+                        doc: r.2,
+                        version: r.3,
+                        managing_entity: r.4,
+                        active: r.5,
+                        deactivation_reason: r.6,
+                        user_name_lower: r.7,
+                        email_lower: r.8,
+                        seq: r.9,
+                    },
+                )
             }));
         }
         Ok(found)
@@ -269,7 +282,7 @@ impl Store {
             MissingScope::ManagedOrLocal { managing_entity } => *managing_entity,
             MissingScope::Linked { connector_id } => *connector_id,
         };
-        let active = if active_only { " AND u.active = TRUE" } else { "" };
+        let active = if active_only { " AND u.active IS NOT FALSE" } else { "" };
         let sql = self.sql(&format!(
             "SELECT {} FROM users u WHERE u.tenant_id = $1 AND u.seq > $3 AND {scope_sql}{active} \
              AND NOT EXISTS (SELECT 1 FROM sync_outcomes o WHERE o.job_id = $2 AND o.resource_id = u.id) \
@@ -318,9 +331,12 @@ impl Store {
         let leave_sql = d.placeholders(
             "DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2 AND member_id = $3 AND source = $4",
         );
-        let unlink_sql =
-            d.placeholders("DELETE FROM source_links WHERE connector_id = $1 AND (resource_id = $2 OR external_key = $3)");
-        let bump_sql = d.placeholders("UPDATE groups SET version = version + 1, last_modified = $3 WHERE tenant_id = $1 AND id = $2");
+        let unlink_sql = d.placeholders(
+            "DELETE FROM source_links WHERE connector_id = $1 AND (resource_id = $2 OR external_key = $3)",
+        );
+        let bump_sql = d.placeholders(
+            "UPDATE groups SET version = version + 1, last_modified = $3 WHERE tenant_id = $1 AND id = $2",
+        );
         let joins: Vec<(&str, &str)> = plans
             .iter()
             .flat_map(|p| p.join.iter().filter_map(move |g| resource_id(p).map(|u| (g.as_str(), u))))
@@ -463,7 +479,8 @@ impl Store {
     /// Removes a resource's link to a connector; a resource the connector managed becomes local.
     /// False if there was no such link.
     pub async fn unlink(&self, tenant: &str, resource_id: &str, connector: &super::ConnectorRow) -> StoreResult<bool> {
-        let delete = self.sql("DELETE FROM source_links WHERE tenant_id = $1 AND resource_id = $2 AND connector_id = $3");
+        let delete =
+            self.sql("DELETE FROM source_links WHERE tenant_id = $1 AND resource_id = $2 AND connector_id = $3");
         let local = self.sql(
             "UPDATE users SET managing_entity = 'local', version = version + 1, last_modified = $4 \
              WHERE tenant_id = $1 AND id = $2 AND managing_entity = $3",
@@ -514,7 +531,13 @@ impl Store {
     }
 
     /// Up to `limit` outcomes of a job after `after_seq`, in order: all but failures, or failures only.
-    pub async fn outcomes(&self, job_id: &str, failures: bool, after_seq: i64, limit: i64) -> StoreResult<Vec<OutcomeRow>> {
+    pub async fn outcomes(
+        &self,
+        job_id: &str,
+        failures: bool,
+        after_seq: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<OutcomeRow>> {
         let negate = if failures { "" } else { "NOT " };
         let sql = self.sql(&format!(
             "SELECT seq, status, changed_fields, error, report FROM sync_outcomes WHERE job_id = $1 AND seq > $2 \

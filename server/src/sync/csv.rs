@@ -44,7 +44,12 @@ pub fn check_file_name(name: &str) -> Result<(), JobError> {
     if name.to_ascii_lowercase().ends_with(".csv") && name.len() > 4 {
         Ok(())
     } else {
-        Err(JobError::new(400, 2711, "CSV_FILE_INVALID_TYPE", format!("{name:?} is not a .csv file; save it as CSV (UTF-8) and upload it again")))
+        Err(JobError::new(
+            400,
+            2711,
+            "CSV_FILE_INVALID_TYPE",
+            format!("{name:?} is not a .csv file; save it as CSV (UTF-8) and upload it again"),
+        ))
     }
 }
 

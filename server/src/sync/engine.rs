@@ -152,8 +152,12 @@ impl Run<'_> {
             .into_iter()
             .filter_map(|u| Some((u.email_lower.clone()?, u)))
             .collect();
-        loaded.by_user_name =
-            store.users_by(tenant, UserKey::UserName, &names).await?.into_iter().map(|u| (u.user_name_lower.clone(), u)).collect();
+        loaded.by_user_name = store
+            .users_by(tenant, UserKey::UserName, &names)
+            .await?
+            .into_iter()
+            .map(|u| (u.user_name_lower.clone(), u))
+            .collect();
         groups.sort();
         groups.dedup();
         loaded.add_groups(store.groups_named(tenant, &groups).await?);
@@ -198,7 +202,14 @@ impl Run<'_> {
         loop {
             let users = self
                 .store
-                .unseen_users(&self.job.tenant_id, &self.job.id, &self.missing_scope, policy != "delete", after, self.batch_size as i64)
+                .unseen_users(
+                    &self.job.tenant_id,
+                    &self.job.id,
+                    &self.missing_scope,
+                    policy != "delete",
+                    after,
+                    self.batch_size as i64,
+                )
                 .await?;
             let Some(last) = users.last() else { return Ok(()) };
             after = last.seq;

@@ -34,11 +34,21 @@ impl JobError {
     }
 
     pub fn not_found(id: &str) -> Self {
-        JobError::new(404, 2712, "SYNC_JOB_NOT_FOUND", format!("no job {id:?} in this tenant; list jobs with GET /admin/v1/jobs"))
+        JobError::new(
+            404,
+            2712,
+            "SYNC_JOB_NOT_FOUND",
+            format!("no job {id:?} in this tenant; list jobs with GET /admin/v1/jobs"),
+        )
     }
 
     pub fn bad_id(id: &str) -> Self {
-        JobError::new(400, 2713, "SYNC_JOB_ID_FORMAT_INVALID", format!("{id:?} is not a job id (a UUID such as 0192f0c4-…)"))
+        JobError::new(
+            400,
+            2713,
+            "SYNC_JOB_ID_FORMAT_INVALID",
+            format!("{id:?} is not a job id (a UUID such as 0192f0c4-…)"),
+        )
     }
 
     pub fn lock_held(held: &crate::store::LockHeld) -> Self {

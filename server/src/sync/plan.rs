@@ -79,7 +79,14 @@ fn report(origin: Option<&Origin>) -> Option<String> {
     origin.map(|o| serde_json::to_string(&o.values).expect("strings serialise"))
 }
 
-fn failed(seq: i64, status: &'static str, resource: Option<&SyncUser>, origin: Option<&Origin>, key: Option<&str>, error: String) -> RecordPlan {
+fn failed(
+    seq: i64,
+    status: &'static str,
+    resource: Option<&SyncUser>,
+    origin: Option<&Origin>,
+    key: Option<&str>,
+    error: String,
+) -> RecordPlan {
     RecordPlan {
         write: None,
         join: Vec::new(),
@@ -106,7 +113,13 @@ pub fn plan_rejected(loaded: &Loaded, seq: i64, rejected: &Rejected) -> RecordPl
 }
 
 /// Plans a user record.
-pub fn plan_user(schema: &ResourceSchema, writer: &Writer<'_>, loaded: &Loaded, seq: i64, record: &Record) -> RecordPlan {
+pub fn plan_user(
+    schema: &ResourceSchema,
+    writer: &Writer<'_>,
+    loaded: &Loaded,
+    seq: i64,
+    record: &Record,
+) -> RecordPlan {
     let origin = record.origin.as_ref();
     let key = Some(record.key.as_str());
     let target = loaded.target(key, &record.correlate);
@@ -156,7 +169,13 @@ fn field_names(record: &Record) -> Vec<&str> {
     names
 }
 
-fn plan_create(schema: &ResourceSchema, writer: &Writer<'_>, seq: i64, record: &Record, groups: Vec<String>) -> RecordPlan {
+fn plan_create(
+    schema: &ResourceSchema,
+    writer: &Writer<'_>,
+    seq: i64,
+    record: &Record,
+    groups: Vec<String>,
+) -> RecordPlan {
     let origin = record.origin.as_ref();
     let key = Some(record.key.as_str());
     let ops: Vec<PatchOp> = field_names(record).into_iter().flat_map(|name| ops_of(record, name)).collect();
@@ -210,7 +229,14 @@ fn plan_update(
     let origin = record.origin.as_ref();
     let key = Some(record.key.as_str());
     let Ok(current) = serde_json::from_str::<Value>(&user.doc) else {
-        return failed(seq, "NOT_REGISTERED", Some(user), origin, key, "SYSTEM_ERROR (stored document is corrupt)".into());
+        return failed(
+            seq,
+            "NOT_REGISTERED",
+            Some(user),
+            origin,
+            key,
+            "SYSTEM_ERROR (stored document is corrupt)".into(),
+        );
     };
     let mut doc = current.clone();
     let mut changed: Vec<&str> = Vec::new();
