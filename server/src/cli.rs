@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::Config;
 use crate::store::{Role, Store, StoreError};
+use crate::sync::run_claimed;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -47,6 +48,33 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Register users in bulk from a CSV file (UserName,Email,UserId[,GroupIdList][,ActiveStatus]).
+    #[command(
+        after_help = "Examples:\n  scimd csv-sync --template > users.csv\n  scimd csv-sync users.csv --tenant acme --missing keep --wait\n  \
+scimd csv-sync users.csv --tenant acme --missing deactivate --dry-run --wait\n\n\
+Without --wait the job is queued for a running `scimd serve` on the same database.\n\
+Results: GET /admin/v1/jobs/<id>, /admin/v1/jobs/<id>/result.csv and /errors.csv."
+    )]
+    CsvSync {
+        /// The CSV file (UTF-8, with or without BOM).
+        #[arg(required_unless_present = "template")]
+        file: Option<PathBuf>,
+        /// The tenant to register the users in.
+        #[arg(long, required_unless_present = "template")]
+        tenant: Option<String>,
+        /// Users absent from the file (managed by the CSV or created by admins): deactivate or keep.
+        #[arg(long, value_parser = ["deactivate", "keep"], required_unless_present = "template")]
+        missing: Option<String>,
+        /// Work out and record every outcome, but change no user.
+        #[arg(long)]
+        dry_run: bool,
+        /// Run the job here, with a progress bar, and print its summary.
+        #[arg(long)]
+        wait: bool,
+        /// Print the CSV template and exit.
+        #[arg(long, conflicts_with_all = ["file", "tenant", "missing", "dry_run", "wait"])]
+        template: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -125,7 +153,116 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", token.token);
             Ok(())
         }
+        Command::CsvSync { template: true, .. } => {
+            print!("{}", scimd_connectors::csv::template());
+            Ok(())
+        }
+        Command::CsvSync { file, tenant, missing, dry_run, wait, template: false } => {
+            let (Some(file), Some(tenant), Some(missing)) = (file, tenant, missing) else {
+                anyhow::bail!("FILE, --tenant and --missing are required (see scimd csv-sync --help)");
+            };
+            csv_sync(config, file, tenant, missing, dry_run, wait).await
+        }
     }
+}
+
+async fn csv_sync(
+    config: Config,
+    file: PathBuf,
+    tenant: String,
+    missing: String,
+    dry_run: bool,
+    wait: bool,
+) -> anyhow::Result<()> {
+    use crate::sync::csv::{Actor, CsvRequest, check_file_name, check_lock, new_upload, queue};
+    let store = open(&config).await?;
+    let tenant = match store.tenant_by_name(&tenant).await {
+        Err(StoreError::NotFound) => {
+            anyhow::bail!("no tenant named {tenant:?}: create it with `scimd tenant create {tenant}`")
+        }
+        other => other?,
+    };
+    let file_name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    check_file_name(&file_name)?;
+    let size = std::fs::metadata(&file).with_context(|| format!("cannot read {}", file.display()))?.len();
+    if size > config.sync.csv_max_bytes {
+        anyhow::bail!(
+            "2706 CSV_FILE_SIZE_LIMIT_EXCEEDED: {} is over {} bytes (sync.csv_max_bytes); split it into smaller files",
+            file.display(),
+            config.sync.csv_max_bytes
+        );
+    }
+    let registry = std::sync::Arc::new(crate::serve::registry(&config)?);
+    let jobs = crate::sync::Jobs {
+        store: store.clone(),
+        registry,
+        config: std::sync::Arc::new(config),
+        queued: Default::default(),
+    };
+    check_lock(&jobs, &tenant.id).await?;
+    let (id, path) = new_upload(&jobs)?;
+    if let Err(e) = std::fs::copy(&file, &path) {
+        crate::sync::discard_dir(path.parent().unwrap_or(&path));
+        anyhow::bail!("2708 CSV_FILE_SAVE_FAILED: cannot copy {} into {}: {e}", file.display(), path.display());
+    }
+    let user = std::env::var("USER").unwrap_or_else(|_| "cli".to_owned());
+    let actor = Actor { trigger: "cli", token_id: None, name: Some(&user) };
+    let request = CsvRequest { tenant_id: &tenant.id, file_name: &file_name, missing: &missing, dry_run, actor };
+    let job = queue(&jobs, &id, &request).await?;
+    if !wait {
+        println!(
+            "queued job {} ({} rows); a running `scimd serve` on this database runs it.",
+            job.id,
+            job.total.unwrap_or(0)
+        );
+        println!("Follow it with GET /admin/v1/jobs/{}, or pass --wait to run it here.", job.id);
+        return Ok(());
+    }
+    let owner = format!("scimd-cli-{}", uuid::Uuid::new_v4());
+    let claimed = store.claim_job(Some(&job.id), &owner, jobs.config.sync.lease_seconds).await?;
+    let runner = claimed.map(|claimed| {
+        let (jobs, owner) = (jobs.clone(), owner.clone());
+        tokio::spawn(async move { run_claimed(&jobs.store, &jobs.registry, &jobs.config, claimed, &owner).await })
+    });
+    let bar = indicatif::ProgressBar::new(job.total.unwrap_or(0).max(0) as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} rows  {elapsed_precise}  eta {eta}")
+            .expect("a valid template"),
+    );
+    let done = loop {
+        let current = store.job(&tenant.id, &job.id).await?.context("the job disappeared")?;
+        bar.set_position(current.processed.max(0) as u64);
+        if current.is_done() {
+            break current;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    bar.finish_and_clear();
+    if let Some(runner) = runner {
+        runner.await?;
+    }
+    let done = store.job(&tenant.id, &done.id).await?.unwrap_or(done);
+    println!(
+        "job {} {}{}: {} rows; created {}, updated {}, unchanged {}, deactivated {}, maintained {}; CSV errors {}, not registered {}",
+        done.id,
+        done.status,
+        if done.dry_run { " (dry run: nothing changed)" } else { "" },
+        done.total.unwrap_or(0),
+        done.created_count,
+        done.updated_count,
+        done.unchanged_count,
+        done.deactivated_count,
+        done.maintained_count,
+        done.invalid_count,
+        done.not_registered_count
+    );
+    if let Some(error) = &done.error {
+        println!("error: {error}");
+    }
+    if done.invalid_count + done.not_registered_count > 0 {
+        println!("the failed rows and their codes: GET /admin/v1/jobs/{}/errors.csv", done.id);
+    }
+    Ok(())
 }
 
 async fn open(config: &Config) -> anyhow::Result<Store> {

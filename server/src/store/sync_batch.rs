@@ -27,6 +27,13 @@ pub struct SyncUser {
     pub seq: i64,
 }
 
+#[derive(sqlx::FromRow)]
+struct LinkedUser {
+    external_key: String,
+    #[sqlx(flatten)]
+    user: SyncUser,
+}
+
 const USER_COLUMNS: &str = "u.id, {doc} AS doc, u.version, u.managing_entity, u.active, u.deactivation_reason, \
      u.user_name_lower, u.email_lower, u.seq";
 
@@ -152,40 +159,14 @@ impl Store {
                 self.user_columns(),
                 list(2, chunk.len())
             ));
-            let rows: Vec<(
-                String,
-                String,
-                String,
-                i64,
-                String,
-                Option<bool>,
-                Option<String>,
-                String,
-                Option<String>,
-                i64,
-            )> = read!(self, pool => {
+            let rows: Vec<LinkedUser> = read!(self, pool => {
                 let mut query = sqlx::query_as(sql).bind(connector_id);
                 for key in chunk {
                     query = query.bind(key);
                 }
                 query.fetch_all(pool).await
             })?;
-            found.extend(rows.into_iter().map(|r| {
-                (
-                    r.0,
-                    SyncUser {
-                        id: r.1,
-                        doc: r.2,
-                        version: r.3,
-                        managing_entity: r.4,
-                        active: r.5,
-                        deactivation_reason: r.6,
-                        user_name_lower: r.7,
-                        email_lower: r.8,
-                        seq: r.9,
-                    },
-                )
-            }));
+            found.extend(rows.into_iter().map(|r| (r.external_key, r.user)));
         }
         Ok(found)
     }
