@@ -98,6 +98,13 @@ pub struct RecordPlan {
     pub outcome: Outcome,
 }
 
+impl RecordPlan {
+    /// A plan that changes no membership or link: at most `write`, and the outcome.
+    pub fn only(write: Option<PlannedWrite>, outcome: Outcome) -> Self {
+        RecordPlan { write, join: Vec::new(), leave: Vec::new(), link: None, outcome }
+    }
+}
+
 /// The job a batch belongs to.
 pub struct BatchJob<'a> {
     pub tenant: &'a str,

@@ -87,12 +87,9 @@ fn failed(
     key: Option<&str>,
     error: String,
 ) -> RecordPlan {
-    RecordPlan {
-        write: None,
-        join: Vec::new(),
-        leave: Vec::new(),
-        link: None,
-        outcome: Outcome {
+    RecordPlan::only(
+        None,
+        Outcome {
             seq,
             status,
             resource_id: resource.map(|u| u.id.clone()),
@@ -102,7 +99,7 @@ fn failed(
             error: Some(error),
             report: report(origin),
         },
-    }
+    )
 }
 
 /// A record the connector rejected: FAILED with its codes, naming the resource it would have
@@ -328,12 +325,9 @@ pub fn plan_missing(writer: &Writer<'_>, policy: &str, seq: i64, user: &SyncUser
         "delete" => ("DELETED", Some(PlannedWrite::Delete { id: user.id.clone() }), ""),
         _ => ("MAINTAINED", None, if user.active == Some(false) { "INACTIVE" } else { "ACTIVE" }),
     };
-    RecordPlan {
+    RecordPlan::only(
         write,
-        join: Vec::new(),
-        leave: Vec::new(),
-        link: None,
-        outcome: Outcome {
+        Outcome {
             seq,
             status,
             resource_id: Some(user.id.clone()),
@@ -343,7 +337,7 @@ pub fn plan_missing(writer: &Writer<'_>, policy: &str, seq: i64, user: &SyncUser
             error: None,
             report: Some(report_values(&doc, active)),
         },
-    }
+    )
 }
 
 /// The plan when writing it failed on its own: a data conflict (FAILED) or a system error.
@@ -359,5 +353,5 @@ pub fn plan_unwritable(plan: &RecordPlan, error: &crate::store::StoreError) -> R
     if matches!(plan.write, Some(PlannedWrite::Create { .. })) {
         outcome.resource_id = None;
     }
-    RecordPlan { write: None, join: Vec::new(), leave: Vec::new(), link: None, outcome }
+    RecordPlan::only(None, outcome)
 }
