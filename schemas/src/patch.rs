@@ -20,6 +20,9 @@
 //! add/replace create the element only when the filter describes one (`eq` terms joined by `and`);
 //! otherwise it is `noTarget`. Group members are selected by id: `members[value eq "a" or value eq "b"]`.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use serde_json::{Map, Value};
 
 use crate::error::{ScimError, ScimResult};
@@ -278,9 +281,30 @@ fn parse_path(raw: &str) -> ScimResult<PathSpec> {
     Ok(PathSpec { attr, filter, sub })
 }
 
+/// Value filters parsed before, per thread: identity providers and connectors send the same few
+/// paths (`emails[type eq "work"].value`) over and over, and each scim_v2 parse builds its lexer's
+/// regex cache anew (over half of a CSV sync's CPU before this cache).
+const VALUE_FILTER_CACHE_SIZE: usize = 256;
+
+thread_local! {
+    static VALUE_FILTERS: RefCell<HashMap<String, Filter>> = RefCell::new(HashMap::new());
+}
+
 /// The filter between the brackets, in the full filter grammar.
 fn parse_value_filter(raw: &str, inner: &str) -> ScimResult<Filter> {
-    parse_filter(inner).map_err(|e| ScimError::invalid_path(format!("invalid path \"{raw}\": {}", e.detail)))
+    if let Some(filter) = VALUE_FILTERS.with(|cache| cache.borrow().get(inner).cloned()) {
+        return Ok(filter);
+    }
+    let filter =
+        parse_filter(inner).map_err(|e| ScimError::invalid_path(format!("invalid path \"{raw}\": {}", e.detail)))?;
+    VALUE_FILTERS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.len() >= VALUE_FILTER_CACHE_SIZE {
+            cache.clear();
+        }
+        cache.insert(inner.to_owned(), filter.clone());
+    });
+    Ok(filter)
 }
 
 /// RFC 7643 §2.1 ATTRNAME, plus `$ref`.

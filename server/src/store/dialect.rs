@@ -55,6 +55,31 @@ impl Dialect {
         }
     }
 
+    /// `n` parameters numbered from `first`, each used once and bound in that order (see
+    /// `positional`), comma-separated: an IN list.
+    pub fn positional_list(self, first: usize, n: usize) -> String {
+        (first..first + n).map(|i| self.positional(i)).collect::<Vec<_>>().join(", ")
+    }
+
+    /// A multi-row VALUES body: `rows` rows of `per_row` positional parameters, bound row by row,
+    /// each row ending with the SQL `tail` (constant columns such as `, 'User'`).
+    pub fn value_rows(self, rows: usize, per_row: usize, tail: &str) -> String {
+        (0..rows)
+            .map(|row| format!("({}{tail})", self.positional_list(row * per_row + 1, per_row)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Tells SQLite to read `table` through `index`: given a long IN list on the index's second
+    /// column, SQLite (without statistics) scans the primary key's tenant range instead.
+    /// PostgreSQL plans by its statistics.
+    pub fn table_via(self, table: &str, index: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("{table} INDEXED BY {index}"),
+            Dialect::Postgres => table.to_owned(),
+        }
+    }
+
     /// A JSON text parameter as the document column's type.
     pub fn json_param(self, placeholder: &str) -> String {
         match self {

@@ -38,7 +38,8 @@ pub use params::Param;
 pub use resources::email_lower;
 pub use resources::{ListQuery, MemberDelta, MemberRow, ResourceChange, ResourceRow, ResourceWrite, user_name_taken};
 pub use sync_batch::{
-    BatchJob, GroupKey, MissingScope, Outcome, OutcomeRow, PlannedWrite, RecordPlan, SyncUser, UserKey, UserMembership,
+    BatchJob, GroupKey, LinkAction, LinkMark, LinkWrite, MissingScope, Outcome, OutcomeRow, PlannedWrite, RecordPlan,
+    SyncUser, UserKey, UserMembership,
 };
 pub use tenants::{NewToken, Role, Tenant, TokenRow, hash_token};
 

@@ -84,6 +84,16 @@ impl PointReader {
 }
 
 impl PointReader {
+    /// The rows of any bounded query, each read by `map`.
+    pub fn rows<T>(
+        &self,
+        sql: &str,
+        params: &[Param],
+        map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<Vec<T>> {
+        self.with(|conn| conn.prepare_cached(sql)?.query_map(rusqlite::params_from_iter(params), map)?.collect())
+    }
+
     pub fn count(&self, sql: &str, params: &[Param]) -> rusqlite::Result<i64> {
         self.with(|conn| conn.prepare_cached(sql)?.query_row(rusqlite::params_from_iter(params), |row| row.get(0)))
     }

@@ -30,8 +30,73 @@ pub struct SyncUser {
 #[derive(sqlx::FromRow)]
 struct LinkedUser {
     external_key: String,
+    record_hash: Option<String>,
+    synced_version: Option<i64>,
     #[sqlx(flatten)]
     user: SyncUser,
+}
+
+/// Reads a row of a batch lookup from rusqlite, by column name like sqlx's `FromRow`.
+pub trait FromSqliteRow: Sized {
+    fn from_sqlite_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self>;
+}
+
+impl FromSqliteRow for SyncUser {
+    fn from_sqlite_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(SyncUser {
+            id: row.get("id")?,
+            doc: row.get("doc")?,
+            version: row.get("version")?,
+            managing_entity: row.get("managing_entity")?,
+            active: row.get("active")?,
+            deactivation_reason: row.get("deactivation_reason")?,
+            user_name_lower: row.get("user_name_lower")?,
+            email_lower: row.get("email_lower")?,
+            seq: row.get("seq")?,
+        })
+    }
+}
+
+impl FromSqliteRow for LinkedUser {
+    fn from_sqlite_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(LinkedUser {
+            external_key: row.get("external_key")?,
+            record_hash: row.get("record_hash")?,
+            synced_version: row.get("synced_version")?,
+            user: SyncUser::from_sqlite_row(row)?,
+        })
+    }
+}
+
+impl FromSqliteRow for GroupKey {
+    fn from_sqlite_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(GroupKey {
+            id: row.get("id")?,
+            external_id: row.get("external_id")?,
+            display_name_lower: row.get("display_name_lower")?,
+        })
+    }
+}
+
+impl FromSqliteRow for UserMembership {
+    fn from_sqlite_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(UserMembership { member_id: row.get("member_id")?, group_id: row.get("group_id")?, source: row.get("source")? })
+    }
+}
+
+impl FromSqliteRow for (String, String) {
+    fn from_sqlite_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok((row.get(0)?, row.get(1)?))
+    }
+}
+
+/// What a link remembers of the last record applied through it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkMark {
+    /// The record's fingerprint.
+    pub hash: Option<String>,
+    /// The resource's version after that record was applied.
+    pub version: Option<i64>,
 }
 
 const USER_COLUMNS: &str = "u.id, {doc} AS doc, u.version, u.managing_entity, u.active, u.deactivation_reason, \
@@ -93,9 +158,26 @@ pub struct RecordPlan {
     pub join: Vec<String>,
     /// Group ids whose connector-owned membership the user leaves.
     pub leave: Vec<String>,
-    /// Links the resource to the connector under this key; `replace` drops its earlier link first.
-    pub link: Option<(String, bool)>,
+    /// The resource's link to the connector under the record's key.
+    pub link: Option<LinkWrite>,
     pub outcome: Outcome,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkAction {
+    /// A new link.
+    Create,
+    /// A new link, after dropping the resource's and the key's earlier links.
+    Replace,
+    /// The existing link, with a new mark.
+    Mark,
+}
+
+#[derive(Debug, Clone)]
+pub struct LinkWrite {
+    pub key: String,
+    pub action: LinkAction,
+    pub mark: LinkMark,
 }
 
 impl RecordPlan {
@@ -156,43 +238,39 @@ impl Store {
         USER_COLUMNS.replace("{doc}", &self.dialect().doc_text("u.doc"))
     }
 
-    /// Users linked to the connector under the given keys, with their keys.
-    pub async fn linked_users(&self, connector_id: &str, keys: &[String]) -> StoreResult<Vec<(String, SyncUser)>> {
-        let mut found = Vec::new();
-        for chunk in keys.chunks(CHUNK) {
-            let sql = self.sql(&format!(
-                "SELECT l.external_key, {} FROM source_links l JOIN users u ON u.tenant_id = l.tenant_id AND u.id = l.resource_id \
-                 WHERE l.connector_id = $1 AND l.external_key IN ({})",
-                self.user_columns(),
-                list(2, chunk.len())
-            ));
-            let rows: Vec<LinkedUser> = read!(self, pool => {
-                let mut query = sqlx::query_as(sql).bind(connector_id);
-                for key in chunk {
-                    query = query.bind(key);
+    /// The rows of `sql` for `values`, a chunk at a time: `sql` takes `first` as its first parameter
+    /// and the chunk in place of `{list}`. On a SQLite file they are read through rusqlite on a
+    /// blocking thread: sqlx hands every row from its connection's thread to the caller, which
+    /// made a resync's lookups four times slower than the lookups themselves (see `point_read`).
+    async fn rows_in<T>(&self, sql: &str, first: &str, values: &[String]) -> StoreResult<Vec<T>>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + FromSqliteRow
+            + Send
+            + Unpin
+            + 'static,
+    {
+        let d = self.dialect();
+        if let super::Backend::Sqlite { points: Some(points), .. } = &*self.backend {
+            let (points, sql, first, values) = (points.clone(), sql.to_owned(), first.to_owned(), values.to_vec());
+            let read = move || -> StoreResult<Vec<T>> {
+                let mut found = Vec::new();
+                for chunk in values.chunks(CHUNK) {
+                    let sql = sql.replacen("$1", "?", 1).replace("{list}", &d.positional_list(2, chunk.len()));
+                    let params: Vec<Param> =
+                        std::iter::once(&first).chain(chunk).map(|v| Param::Text(v.clone())).collect();
+                    found.extend(points.rows(&sql, &params, T::from_sqlite_row)?);
                 }
-                query.fetch_all(pool).await
-            })?;
-            found.extend(rows.into_iter().map(|r| (r.external_key, r.user)));
+                Ok(found)
+            };
+            return tokio::task::spawn_blocking(read).await.expect("a batch lookup does not panic");
         }
-        Ok(found)
-    }
-
-    /// Users whose `column` (`email_lower` or `user_name_lower`) is one of `values` (lower-cased).
-    pub async fn users_by(&self, tenant: &str, column: UserKey, values: &[String]) -> StoreResult<Vec<SyncUser>> {
-        let column = match column {
-            UserKey::Email => "email_lower",
-            UserKey::UserName => "user_name_lower",
-        };
         let mut found = Vec::new();
         for chunk in values.chunks(CHUNK) {
-            let sql = self.sql(&format!(
-                "SELECT {} FROM users u WHERE u.tenant_id = $1 AND u.{column} IN ({})",
-                self.user_columns(),
-                list(2, chunk.len())
-            ));
-            let rows: Vec<SyncUser> = read!(self, pool => {
-                let mut query = sqlx::query_as(sql).bind(tenant);
+            let sql = sql.replacen("$1", &d.positional(1), 1).replace("{list}", &d.positional_list(2, chunk.len()));
+            let rows: Vec<T> = read!(self, pool => {
+                let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(first);
                 for value in chunk {
                     query = query.bind(value);
                 }
@@ -203,50 +281,53 @@ impl Store {
         Ok(found)
     }
 
+    /// Users linked to the connector under the given keys, with their keys and links' marks.
+    pub async fn linked_users(
+        &self,
+        connector_id: &str,
+        keys: &[String],
+    ) -> StoreResult<Vec<(String, SyncUser, LinkMark)>> {
+        let sql = format!(
+            "SELECT l.external_key, l.record_hash, l.synced_version, {} FROM source_links l JOIN users u ON u.tenant_id = l.tenant_id AND u.id = l.resource_id \
+             WHERE l.connector_id = $1 AND l.external_key IN ({{list}})",
+            self.user_columns()
+        );
+        let rows: Vec<LinkedUser> = self.rows_in(&sql, connector_id, keys).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.external_key, r.user, LinkMark { hash: r.record_hash, version: r.synced_version }))
+            .collect())
+    }
+
+    /// Users whose `column` (`email_lower` or `user_name_lower`) is one of `values` (lower-cased).
+    pub async fn users_by(&self, tenant: &str, column: UserKey, values: &[String]) -> StoreResult<Vec<SyncUser>> {
+        let column = match column {
+            UserKey::Email => "email_lower",
+            UserKey::UserName => "user_name_lower",
+        };
+        let sql = format!("SELECT {} FROM users u WHERE u.tenant_id = $1 AND u.{column} IN ({{list}})", self.user_columns());
+        self.rows_in(&sql, tenant, values).await
+    }
+
     /// Groups whose externalId is one of `names`, or whose displayName is one of them ignoring case.
     pub async fn groups_named(&self, tenant: &str, names: &[String]) -> StoreResult<Vec<GroupKey>> {
-        let mut found = Vec::new();
-        for chunk in names.chunks(CHUNK) {
-            let n = chunk.len();
-            let sql = self.sql(&format!(
-                "SELECT id, external_id, display_name_lower FROM groups WHERE tenant_id = $1 \
-                 AND (external_id IN ({}) OR display_name_lower IN ({}))",
-                list(2, n),
-                list(2 + n, n)
-            ));
-            let rows: Vec<GroupKey> = read!(self, pool => {
-                let mut query = sqlx::query_as(sql).bind(tenant);
-                for name in chunk {
-                    query = query.bind(name);
-                }
-                for name in chunk {
-                    query = query.bind(name.to_lowercase());
-                }
-                query.fetch_all(pool).await
-            })?;
-            found.extend(rows);
-        }
+        const SELECT: &str = "SELECT id, external_id, display_name_lower FROM groups WHERE tenant_id = $1 AND ";
+        let mut found: Vec<GroupKey> =
+            self.rows_in(&format!("{SELECT}external_id IN ({{list}})"), tenant, names).await?;
+        let lower: Vec<String> = names.iter().map(|n| n.to_lowercase()).collect();
+        let named: Vec<GroupKey> = self.rows_in(&format!("{SELECT}display_name_lower IN ({{list}})"), tenant, &lower).await?;
+        let seen: std::collections::HashSet<String> = found.iter().map(|g| g.id.clone()).collect();
+        found.extend(named.into_iter().filter(|g| !seen.contains(&g.id)));
         Ok(found)
     }
 
     /// The group memberships of the given users.
     pub async fn memberships_of(&self, tenant: &str, user_ids: &[String]) -> StoreResult<Vec<UserMembership>> {
-        let mut found = Vec::new();
-        for chunk in user_ids.chunks(CHUNK) {
-            let sql = self.sql(&format!(
-                "SELECT member_id, group_id, source FROM group_members WHERE tenant_id = $1 AND member_id IN ({})",
-                list(2, chunk.len())
-            ));
-            let rows: Vec<UserMembership> = read!(self, pool => {
-                let mut query = sqlx::query_as(sql).bind(tenant);
-                for id in chunk {
-                    query = query.bind(id);
-                }
-                query.fetch_all(pool).await
-            })?;
-            found.extend(rows);
-        }
-        Ok(found)
+        let sql = format!(
+            "SELECT member_id, group_id, source FROM {} WHERE tenant_id = $1 AND member_id IN ({{list}})",
+            self.dialect().table_via("group_members", "group_members_member")
+        );
+        self.rows_in(&sql, tenant, user_ids).await
     }
 
     /// Up to `limit` users in `scope` that the job has no outcome for, after `after_seq`, in seq
@@ -331,11 +412,11 @@ impl Store {
             .collect();
         let changed_groups: BTreeSet<&str> =
             plans.iter().flat_map(|p| p.join.iter().chain(&p.leave)).map(String::as_str).collect();
-        let links: Vec<(&str, &str, bool)> = plans
-            .iter()
-            .filter_map(|p| Some((p.link.as_ref()?, resource_id(p)?)))
-            .map(|((key, replace), id)| (key.as_str(), id, *replace))
-            .collect();
+        let links: Vec<(&LinkWrite, &str)> =
+            plans.iter().filter_map(|p| Some((p.link.as_ref()?, resource_id(p)?))).collect();
+        let mark_sql = d.placeholders(
+            "UPDATE source_links SET record_hash = $3, synced_version = $4 WHERE connector_id = $1 AND external_key = $2",
+        );
         let counts = counters(plans);
         let job_sql = self.sql(&format!(
             "UPDATE sync_jobs SET processed = processed + $4, lease_expires = $3, {} \
@@ -386,59 +467,58 @@ impl Store {
                     }
                 }
                 for chunk in joins.chunks(CHUNK) {
-                    let rows = (0..chunk.len())
-                        .map(|i| format!("($1, ${}, ${}, 'User', $2)", 2 * i + 3, 2 * i + 4))
-                        .collect::<Vec<_>>()
-                        .join(", ");
                     let sql = self.sql(&format!(
-                        "INSERT INTO group_members (tenant_id, group_id, member_id, member_type, source) VALUES {rows} \
-                         ON CONFLICT (tenant_id, group_id, member_id) DO NOTHING"
+                        "INSERT INTO group_members (tenant_id, group_id, member_id, source, member_type) VALUES {} \
+                         ON CONFLICT (tenant_id, group_id, member_id) DO NOTHING",
+                        d.value_rows(chunk.len(), 4, ", 'User'")
                     ));
-                    let mut query = sqlx::query(sql).bind(tenant).bind(job.connector_id);
+                    let mut query = sqlx::query(sql);
                     for (group, user) in chunk {
-                        query = query.bind(*group).bind(*user);
+                        query = query.bind(tenant).bind(*group).bind(*user).bind(job.connector_id);
                     }
                     query.execute(&mut *tx).await?;
                 }
                 for group in &changed_groups {
                     sqlx::query(sqlx::AssertSqlSafe(bump_sql.clone())).bind(tenant).bind(*group).bind(&now).execute(&mut *tx).await?;
                 }
-                for (key, id, replace) in &links {
-                    if *replace {
-                        sqlx::query(sqlx::AssertSqlSafe(unlink_sql.clone())).bind(job.connector_id).bind(*id).bind(*key).execute(&mut *tx).await?;
+                for (link, id) in &links {
+                    match link.action {
+                        LinkAction::Replace => {
+                            sqlx::query(sqlx::AssertSqlSafe(unlink_sql.clone())).bind(job.connector_id).bind(*id).bind(&link.key)
+                                .execute(&mut *tx).await?;
+                        }
+                        LinkAction::Mark => {
+                            sqlx::query(sqlx::AssertSqlSafe(mark_sql.clone())).bind(job.connector_id).bind(&link.key)
+                                .bind(&link.mark.hash).bind(link.mark.version).execute(&mut *tx).await?;
+                        }
+                        LinkAction::Create => {}
                     }
                 }
-                for chunk in links.chunks(CHUNK) {
-                    let rows = (0..chunk.len())
-                        .map(|i| format!("($1, $2, 'User', ${}, ${}, $3)", 2 * i + 4, 2 * i + 5))
-                        .collect::<Vec<_>>()
-                        .join(", ");
+                let new_links: Vec<_> = links.iter().filter(|(link, _)| link.action != LinkAction::Mark).collect();
+                for chunk in new_links.chunks(CHUNK) {
                     let sql = self.sql(&format!(
-                        "INSERT INTO source_links (tenant_id, connector_id, resource_type, resource_id, external_key, linked) \
-                         VALUES {rows}"
+                        "INSERT INTO source_links (tenant_id, connector_id, resource_id, external_key, linked, record_hash, \
+                         synced_version, resource_type) VALUES {}",
+                        d.value_rows(chunk.len(), 7, ", 'User'")
                     ));
-                    let mut query = sqlx::query(sql).bind(tenant).bind(job.connector_id).bind(&now);
-                    for (key, id, _) in chunk {
-                        query = query.bind(*id).bind(*key);
+                    let mut query = sqlx::query(sql);
+                    for (link, id) in chunk {
+                        query = query.bind(tenant).bind(job.connector_id).bind(*id).bind(&link.key).bind(&now)
+                            .bind(&link.mark.hash).bind(link.mark.version);
                     }
                     query.execute(&mut *tx).await.map_err(|e| super::conflict_or(e, |_| "a source key is linked twice".to_owned()))?;
                 }
             }
             for chunk in plans.chunks(CHUNK) {
-                let rows = (0..chunk.len())
-                    .map(|i| {
-                        let columns: Vec<String> = (1..OUTCOME_COLUMNS).map(|c| format!("${}", i * (OUTCOME_COLUMNS - 1) + c + 1)).collect();
-                        format!("($1, {})", columns.join(", "))
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ");
                 let sql = self.sql(&format!(
                     "INSERT INTO sync_outcomes (job_id, seq, status, resource_type, resource_id, source_key, line, \
-                     changed_fields, error, report) VALUES {rows}"
+                     changed_fields, error, report) VALUES {}",
+                    d.value_rows(chunk.len(), OUTCOME_COLUMNS, "")
                 ));
                 let params = chunk.iter().flat_map(|plan| {
                     let o = &plan.outcome;
                     [
+                        Param::Text(job.job_id.to_owned()),
                         Param::Int(o.seq),
                         Param::Text(o.status.to_owned()),
                         Param::OptText(o.resource_id.as_ref().map(|_| "User".to_owned())),
@@ -450,7 +530,7 @@ impl Store {
                         Param::OptText(o.report.clone()),
                     ]
                 }).collect::<Vec<_>>();
-                bind!(sqlx::query(sql).bind(job.job_id), &params).execute(&mut *tx).await?;
+                bind!(sqlx::query(sql), &params).execute(&mut *tx).await?;
             }
             let mut query = sqlx::query(job_sql).bind(job.job_id).bind(job.lease_owner).bind(job.lease_expires).bind(job.processed);
             for count in counts {
@@ -499,23 +579,9 @@ pub struct OutcomeRow {
 impl Store {
     /// (resource id, connector name) of every link of the given resources.
     pub async fn link_names(&self, tenant: &str, ids: &[String]) -> StoreResult<Vec<(String, String)>> {
-        let mut found = Vec::new();
-        for chunk in ids.chunks(CHUNK) {
-            let sql = self.sql(&format!(
-                "SELECT l.resource_id, c.name FROM source_links l JOIN connectors c ON c.id = l.connector_id \
-                 WHERE l.tenant_id = $1 AND l.resource_id IN ({})",
-                list(2, chunk.len())
-            ));
-            let rows: Vec<(String, String)> = read!(self, pool => {
-                let mut query = sqlx::query_as(sql).bind(tenant);
-                for id in chunk {
-                    query = query.bind(id);
-                }
-                query.fetch_all(pool).await
-            })?;
-            found.extend(rows);
-        }
-        Ok(found)
+        let sql = "SELECT l.resource_id, c.name FROM source_links l JOIN connectors c ON c.id = l.connector_id \
+                   WHERE l.tenant_id = $1 AND l.resource_id IN ({list})";
+        self.rows_in(sql, tenant, ids).await
     }
 
     /// Up to `limit` outcomes of a job after `after_seq`, in order: all but failures, or failures only.
@@ -544,9 +610,4 @@ pub enum UserKey {
 
 fn resource_id(plan: &RecordPlan) -> Option<&str> {
     plan.outcome.resource_id.as_deref()
-}
-
-/// `$first, $first+1, …` for an IN list of `n` values.
-fn list(first: usize, n: usize) -> String {
-    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }

@@ -5,11 +5,15 @@
 use std::collections::HashSet;
 
 use futures_util::StreamExt;
-use scimd_connectors::{Connector, Correlation, RecordKind, SourceItem};
+use scimd_connectors::{Connector, Correlation, GroupRef, RecordKind, SourceItem};
 use scimd_schemas::schema::ResourceSchema;
 
 use super::plan::{Loaded, Writer, plan_missing, plan_rejected, plan_unwritable, plan_user};
-use crate::store::{BatchJob, JobRow, MissingScope, RecordPlan, Store, StoreError, UserKey, lease_until};
+use serde_json::Value;
+
+use crate::store::{
+    BatchJob, JobRow, MissingScope, PlannedWrite, RecordPlan, Store, StoreError, UserKey, email_lower, lease_until,
+};
 
 /// Times a batch is planned again when a resource changed under it.
 const RETRIES: usize = 3;
@@ -20,6 +24,61 @@ pub enum EngineError {
     Source(#[from] scimd_connectors::ConnectorError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// A batch whose write runs while the next batch is planned.
+struct InFlight {
+    write: tokio::task::JoinHandle<Result<(), StoreError>>,
+    items: Vec<(i64, SourceItem)>,
+    touched: Touched,
+}
+
+/// What a batch may have changed: the resources it writes and every value a later record could
+/// find them by (source keys, correlation values, written userNames and emails, lower-cased).
+#[derive(Default)]
+struct Touched {
+    everything: bool,
+    ids: HashSet<String>,
+    keys: HashSet<String>,
+}
+
+impl Touched {
+    fn by(items: &[(i64, SourceItem)], plans: &[RecordPlan]) -> Self {
+        let mut touched = Touched::default();
+        for (_, item) in items {
+            touched.keys.extend(finding_keys(item));
+        }
+        for plan in plans {
+            if let Some(id) = &plan.outcome.resource_id {
+                touched.ids.insert(id.clone());
+            }
+            if let Some(PlannedWrite::Create { doc, .. } | PlannedWrite::Update { doc, .. }) = &plan.write {
+                touched.keys.extend(email_lower(doc));
+                touched.keys.extend(doc.get("userName").and_then(Value::as_str).map(str::to_lowercase));
+            }
+        }
+        touched
+    }
+
+    /// Whether planning `items` as `plans` may have read something this batch changed.
+    fn names_any(&self, items: &[(i64, SourceItem)], plans: &[RecordPlan]) -> bool {
+        self.everything
+            || plans.iter().any(|p| p.outcome.resource_id.as_ref().is_some_and(|id| self.ids.contains(id)))
+            || items.iter().any(|(_, item)| finding_keys(item).any(|key| self.keys.contains(&key)))
+    }
+}
+
+/// The values an item finds its resource by, lower-cased.
+fn finding_keys(item: &SourceItem) -> impl Iterator<Item = String> + '_ {
+    let (key, correlate) = match item {
+        SourceItem::Record(record) => (Some(&record.key), record.correlate.as_slice()),
+        SourceItem::Rejected(rejected) => (None, rejected.correlate.as_slice()),
+        SourceItem::Deleted { key, .. } => (Some(key), &[][..]),
+    };
+    let values = correlate.iter().map(|rule| match rule {
+        Correlation::Email(v) | Correlation::UserName(v) | Correlation::ExternalId(v) => v,
+    });
+    key.into_iter().chain(values).map(|v| v.to_lowercase())
 }
 
 /// One run of a job.
@@ -38,26 +97,97 @@ pub struct Run<'a> {
 impl Run<'_> {
     /// Reads the source to its end and applies it. Committed batches stay committed if a later one
     /// fails; the job's counters always match what was committed.
+    ///
+    /// A batch is written in a task of its own while the next one is loaded and planned, so the
+    /// database and the planning each keep a core busy. The next batch was read before the
+    /// write committed: if it names anything that write touched, it is loaded and planned again.
     pub async fn execute(&self, source: &mut dyn Connector) -> Result<(), EngineError> {
-        let mut seq = 0i64;
-        let mut pending: Vec<(i64, SourceItem)> = Vec::with_capacity(self.batch_size);
-        {
-            let mut items = source.read(None);
-            while let Some(item) = items.next().await {
-                seq += 1;
-                pending.push((seq, item?));
-                if pending.len() >= self.batch_size {
-                    self.apply_items(&mut pending).await?;
-                }
-            }
-        }
-        while !pending.is_empty() {
-            self.apply_items(&mut pending).await?;
-        }
+        let mut in_flight = None;
+        let result = self.apply_source(source, &mut in_flight).await;
+        // Even after an error, the batch in flight is waited for: the job ends after its writes.
+        let finished = match in_flight {
+            Some(flight) => self.finish(flight).await.map(drop),
+            None => Ok(()),
+        };
+        let seq = result?;
+        finished?;
         if self.job.full_run {
             self.apply_missing(seq).await?;
         }
         Ok(())
+    }
+
+    /// Applies every item of the source, leaving the last batch in flight; the last seq.
+    async fn apply_source(&self, source: &mut dyn Connector, in_flight: &mut Option<InFlight>) -> Result<i64, EngineError> {
+        let mut seq = 0i64;
+        let mut pending: Vec<(i64, SourceItem)> = Vec::with_capacity(self.batch_size);
+        let mut items = source.read(None);
+        let mut ended = false;
+        loop {
+            while !ended && pending.len() < self.batch_size {
+                match items.next().await {
+                    Some(item) => {
+                        seq += 1;
+                        pending.push((seq, item?));
+                    }
+                    None => ended = true,
+                }
+            }
+            if pending.is_empty() {
+                return Ok(seq);
+            }
+            let mut plans = self.plan(&self.load(&pending).await?, &pending);
+            if let Some(flight) = in_flight.take() {
+                let touched = self.finish(flight).await?;
+                if touched.names_any(&pending[..plans.len()], &plans) {
+                    plans = self.plan(&self.load(&pending).await?, &pending);
+                }
+            }
+            let batch: Vec<(i64, SourceItem)> = pending.drain(..plans.len()).collect();
+            let touched = Touched::by(&batch, &plans);
+            *in_flight = Some(InFlight { write: self.spawn_write(plans), items: batch, touched });
+        }
+    }
+
+    fn spawn_write(&self, plans: Vec<RecordPlan>) -> tokio::task::JoinHandle<Result<(), StoreError>> {
+        let store = self.store.clone();
+        let (tenant, job_id) = (self.job.tenant_id.clone(), self.job.id.clone());
+        let (lease_owner, connector_id) = (self.lease_owner.to_owned(), self.writer.connector_id.to_owned());
+        let (dry_run, lease_seconds) = (self.job.dry_run, self.lease_seconds);
+        tokio::spawn(async move {
+            let lease_expires = lease_until(lease_seconds);
+            let batch = BatchJob {
+                tenant: &tenant,
+                job_id: &job_id,
+                lease_owner: &lease_owner,
+                lease_expires: &lease_expires,
+                connector_id: &connector_id,
+                dry_run,
+                processed: plans.len() as i64,
+            };
+            store.apply_sync_batch(&batch, &plans).await
+        })
+    }
+
+    /// Waits for a batch in flight. If it could not be written as planned (a resource changed
+    /// under it, or a unique clash), it is applied again the careful way, and everything counts
+    /// as touched.
+    async fn finish(&self, flight: InFlight) -> Result<Touched, EngineError> {
+        let result = match flight.write.await {
+            Ok(result) => result,
+            Err(join) => std::panic::resume_unwind(join.into_panic()),
+        };
+        match result {
+            Ok(()) => Ok(flight.touched),
+            Err(StoreError::VersionMismatch | StoreError::Conflict(_)) => {
+                let mut items = flight.items;
+                while !items.is_empty() {
+                    self.apply_items(&mut items).await?;
+                }
+                Ok(Touched { everything: true, ..Touched::default() })
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Plans and writes the longest prefix of `items` in which no two records touch the same
@@ -115,48 +245,61 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Loads every resource the items can name: by link, email and userName; their groups.
+    /// Loads every resource the items can name: by link, then by email for what no link found,
+    /// then by userName for what neither found (the order `Loaded::target` follows); their groups.
     async fn load(&self, items: &[(i64, SourceItem)]) -> Result<Loaded, StoreError> {
         let tenant = &self.job.tenant_id;
-        let mut keys = Vec::new();
-        let mut emails = Vec::new();
-        let mut names = Vec::new();
-        let mut groups = Vec::new();
-        for (_, item) in items {
-            let correlate = match item {
-                SourceItem::Record(record) if record.kind == RecordKind::User => {
-                    keys.push(record.key.clone());
-                    groups.extend(record.groups.iter().flat_map(|m| &m.groups).filter_map(|g| match g {
-                        scimd_connectors::GroupRef::ExternalIdOrName(name) => Some(name.clone()),
-                        scimd_connectors::GroupRef::SourceKey(_) => None,
-                    }));
-                    &record.correlate
-                }
-                SourceItem::Rejected(rejected) => &rejected.correlate,
-                _ => continue,
-            };
-            for rule in correlate {
-                match rule {
-                    Correlation::Email(email) => emails.push(email.to_lowercase()),
-                    Correlation::UserName(name) => names.push(name.to_lowercase()),
-                    Correlation::ExternalId(_) => {}
-                }
-            }
-        }
-        let mut loaded = Loaded::default();
         let store = self.store;
-        loaded.by_link = store.linked_users(self.writer.connector_id, &keys).await?.into_iter().collect();
+        let mut loaded = Loaded::default();
+        let records: Vec<(Option<&str>, &[Correlation])> = items
+            .iter()
+            .filter_map(|(_, item)| match item {
+                SourceItem::Record(record) if record.kind == RecordKind::User => {
+                    Some((Some(record.key.as_str()), record.correlate.as_slice()))
+                }
+                SourceItem::Rejected(rejected) => Some((None, rejected.correlate.as_slice())),
+                _ => None,
+            })
+            .collect();
+        let keys: Vec<String> = records.iter().filter_map(|(key, _)| key.map(str::to_owned)).collect();
+        loaded.add_links(store.linked_users(self.writer.connector_id, &keys).await?);
+
+        let unmatched = |loaded: &Loaded, pick: fn(&Correlation) -> Option<&String>| -> Vec<String> {
+            let values = records.iter().filter(|(key, correlate)| loaded.target(*key, correlate).is_none());
+            values.flat_map(|(_, correlate)| correlate.iter().filter_map(pick)).map(|v| v.to_lowercase()).collect()
+        };
+        let emails = unmatched(&loaded, |rule| match rule {
+            Correlation::Email(email) => Some(email),
+            _ => None,
+        });
         loaded.by_email = store
             .users_by(tenant, UserKey::Email, &emails)
             .await?
             .into_iter()
             .filter_map(|u| Some((u.email_lower.clone()?, u)))
             .collect();
+        let names = unmatched(&loaded, |rule| match rule {
+            Correlation::UserName(name) => Some(name),
+            _ => None,
+        });
         loaded.by_user_name = store
             .users_by(tenant, UserKey::UserName, &names)
             .await?
             .into_iter()
             .map(|u| (u.user_name_lower.clone(), u))
+            .collect();
+
+        let mut groups: Vec<String> = items
+            .iter()
+            .filter_map(|(_, item)| match item {
+                SourceItem::Record(record) => record.groups.as_ref(),
+                _ => None,
+            })
+            .flat_map(|m| &m.groups)
+            .filter_map(|g| match g {
+                GroupRef::ExternalIdOrName(name) => Some(name.clone()),
+                GroupRef::SourceKey(_) => None,
+            })
             .collect();
         groups.sort();
         groups.dedup();

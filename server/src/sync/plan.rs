@@ -10,7 +10,11 @@ use scimd_schemas::resource::prepare_write;
 use scimd_schemas::schema::ResourceSchema;
 use serde_json::{Value, json};
 
-use crate::store::{GroupKey, Outcome, PlannedWrite, RecordPlan, SyncUser, UserMembership, new_id};
+use sha2::{Digest, Sha256};
+
+use crate::store::{
+    GroupKey, LinkAction, LinkMark, LinkWrite, Outcome, PlannedWrite, RecordPlan, SyncUser, UserMembership, new_id,
+};
 
 /// Who the run writes as, and what it records when it deactivates.
 pub struct Writer<'a> {
@@ -25,6 +29,8 @@ pub struct Writer<'a> {
 #[derive(Default)]
 pub struct Loaded {
     pub by_link: HashMap<String, SyncUser>,
+    /// Per linked key: what the link remembers of the last record applied.
+    pub marks: HashMap<String, LinkMark>,
     pub by_email: HashMap<String, SyncUser>,
     pub by_user_name: HashMap<String, SyncUser>,
     pub group_by_external_id: HashMap<String, String>,
@@ -34,6 +40,13 @@ pub struct Loaded {
 }
 
 impl Loaded {
+    pub fn add_links(&mut self, links: Vec<(String, SyncUser, LinkMark)>) {
+        for (key, user, mark) in links {
+            self.marks.insert(key.clone(), mark);
+            self.by_link.insert(key, user);
+        }
+    }
+
     pub fn add_groups(&mut self, groups: Vec<GroupKey>) {
         for group in groups {
             if let Some(external_id) = group.external_id {
@@ -195,7 +208,11 @@ fn plan_create(
         }),
         join: dedup(groups),
         leave: Vec::new(),
-        link: Some((record.key.clone(), false)),
+        link: Some(LinkWrite {
+            key: record.key.clone(),
+            action: LinkAction::Create,
+            mark: LinkMark { hash: Some(fingerprint(record)), version: Some(1) },
+        }),
         outcome: Outcome {
             seq,
             status: "CREATED",
@@ -225,29 +242,19 @@ fn plan_update(
 ) -> RecordPlan {
     let origin = record.origin.as_ref();
     let key = Some(record.key.as_str());
-    let Ok(current) = serde_json::from_str::<Value>(&user.doc) else {
-        return failed(
-            seq,
-            "NOT_REGISTERED",
-            Some(user),
-            origin,
-            key,
-            "SYSTEM_ERROR (stored document is corrupt)".into(),
-        );
-    };
-    let mut doc = current.clone();
-    let mut changed: Vec<&str> = Vec::new();
-    for name in field_names(record) {
-        let ops: Vec<PatchOp> = ops_of(record, name).collect();
-        match apply_patch(schema, &doc, &ops) {
-            Ok(outcome) if outcome.doc != doc => {
-                doc = outcome.doc;
-                changed.push(name);
-            }
-            Ok(_) => {}
-            Err(e) => return failed(seq, "FAILED", Some(user), origin, key, format!("INVALID_VALUE ({})", e.detail)),
+    let linked_here = loaded.by_link.get(&record.key).is_some_and(|u| u.id == user.id);
+    let hash = fingerprint(record);
+    let mark = linked_here.then(|| loaded.marks.get(&record.key)).flatten();
+    // The same record as last time, and nobody changed the resource since: nothing to diff.
+    let as_left = mark.is_some_and(|m| m.hash.as_deref() == Some(hash.as_str()) && m.version == Some(user.version));
+    let (write, mut changed) = if as_left {
+        (None, Vec::new())
+    } else {
+        match diff_fields(schema, writer, record, user) {
+            Ok(diff) => diff,
+            Err((status, error)) => return failed(seq, status, Some(user), origin, key, error),
         }
-    }
+    };
     let (join, leave) = match &record.groups {
         Some(membership) => {
             let current = loaded.memberships.get(&user.id);
@@ -267,6 +274,66 @@ fn plan_update(
         }
         None => (Vec::new(), Vec::new()),
     };
+    let new_mark = LinkMark { hash: Some(hash), version: Some(user.version + i64::from(write.is_some())) };
+    let action = match mark {
+        _ if !linked_here => Some(LinkAction::Replace),
+        Some(mark) if *mark == new_mark => None,
+        _ => Some(LinkAction::Mark),
+    };
+    RecordPlan {
+        write,
+        join,
+        leave,
+        link: action.map(|action| LinkWrite { key: record.key.clone(), action, mark: new_mark }),
+        outcome: Outcome {
+            seq,
+            status: if changed.is_empty() { "UNCHANGED" } else { "UPDATED" },
+            resource_id: Some(user.id.clone()),
+            source_key: Some(record.key.clone()),
+            line: origin.map(|o| o.line as i64),
+            changed_fields: (!changed.is_empty()).then(|| changed.join(" ")),
+            error: None,
+            report: report(origin),
+        },
+    }
+}
+
+/// A digest of the fields a record sets (not of its memberships, which are always compared, nor
+/// of where it came from).
+fn fingerprint(record: &Record) -> String {
+    let fields: Vec<Value> = record.fields.iter().map(|f| json!([f.name, f.path, f.value])).collect();
+    let bytes = serde_json::to_vec(&fields).expect("JSON values serialise");
+    hex::encode(&Sha256::digest(&bytes)[..16])
+}
+
+/// The user's document with the record's fields applied, if it changes, and the names of the
+/// fields that change it; or the status and error that make the record fail.
+fn diff_fields<'r>(
+    schema: &ResourceSchema,
+    writer: &Writer<'_>,
+    record: &'r Record,
+    user: &SyncUser,
+) -> Result<(Option<PlannedWrite>, Vec<&'r str>), (&'static str, String)> {
+    let Ok(current) = serde_json::from_str::<Value>(&user.doc) else {
+        return Err(("NOT_REGISTERED", "SYSTEM_ERROR (stored document is corrupt)".into()));
+    };
+    let mut doc = current.clone();
+    let mut changed: Vec<&str> = Vec::new();
+    // Most records of a resync change nothing: one patch of all fields tells, and only a record
+    // that changes is patched field by field to name what changed.
+    let all: Vec<PatchOp> = field_names(record).into_iter().flat_map(|name| ops_of(record, name)).collect();
+    let unchanged = apply_patch(schema, &doc, &all).is_ok_and(|outcome| outcome.doc == doc);
+    for name in field_names(record).into_iter().filter(|_| !unchanged) {
+        let ops: Vec<PatchOp> = ops_of(record, name).collect();
+        match apply_patch(schema, &doc, &ops) {
+            Ok(outcome) if outcome.doc != doc => {
+                doc = outcome.doc;
+                changed.push(name);
+            }
+            Ok(_) => {}
+            Err(e) => return Err(("FAILED", format!("INVALID_VALUE ({})", e.detail))),
+        }
+    }
     let was_active = user.active != Some(false);
     let is_active = doc.get("active").and_then(Value::as_bool) != Some(false);
     let deactivation_reason = match (was_active, is_active) {
@@ -280,23 +347,7 @@ fn plan_update(
         version: user.version,
         deactivation_reason,
     });
-    let linked_here = loaded.by_link.get(&record.key).is_some_and(|u| u.id == user.id);
-    RecordPlan {
-        write,
-        join,
-        leave,
-        link: (!linked_here).then(|| (record.key.clone(), true)),
-        outcome: Outcome {
-            seq,
-            status: if changed.is_empty() { "UNCHANGED" } else { "UPDATED" },
-            resource_id: Some(user.id.clone()),
-            source_key: Some(record.key.clone()),
-            line: origin.map(|o| o.line as i64),
-            changed_fields: (!changed.is_empty()).then(|| changed.join(" ")),
-            error: None,
-            report: report(origin),
-        },
-    }
+    Ok((write, changed))
 }
 
 /// The missing policy for one user the run did not see.
