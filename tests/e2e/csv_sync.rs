@@ -258,3 +258,32 @@ both_databases! {
         again.expect(404);
     }
 }
+
+both_databases! {
+    async fn a_resync_of_the_same_file_restores_what_others_changed(app: TestApp) {
+        let sales = app.group(json!({"displayName": "Sales"})).await;
+        let file = format!("{HEADER}Park,park@example.com,park@example.com,Sales,ACTIVE\n");
+        assert_eq!(app.csv_sync(&file, "missing=keep").await["createdCount"], 1);
+        let job = app.csv_sync(&file, "missing=keep").await;
+        assert_eq!(job["unchangedCount"], 1, "{job:#}");
+        let id = user_by_name(&app, "park@example.com").await["id"].as_str().unwrap().to_owned();
+
+        // Someone removes the CSV-owned membership and renames the user; the record is the same.
+        app.patch_ops(&format!("/Groups/{sales}"), json!([
+            {"op": "remove", "path": format!("members[value eq \"{id}\"]")}
+        ])).await.expect(200);
+        let job = app.csv_sync(&file, "missing=keep").await;
+        assert_eq!(job["updatedCount"], 1, "{job:#}");
+        let (_, result) = app.admin_text(&format!("/jobs/{}/result.csv", job["id"].as_str().unwrap())).await;
+        assert!(result.contains(",UPDATED,groupIdList\r\n"), "{result}");
+        app.patch_ops(&format!("/Users/{id}"), json!([{"op": "replace", "path": "displayName", "value": "Renamed"}]))
+            .await
+            .expect(200);
+        let job = app.csv_sync(&file, "missing=keep").await;
+        let (_, result) = app.admin_text(&format!("/jobs/{}/result.csv", job["id"].as_str().unwrap())).await;
+        assert!(result.contains(",UPDATED,userName\r\n"), "{result}");
+        let park = user_by_name(&app, "park@example.com").await;
+        assert_eq!(park["displayName"], "Park");
+        assert_eq!(park["groups"][0]["value"], sales.as_str());
+    }
+}
