@@ -36,51 +36,55 @@ struct LinkedUser {
     user: SyncUser,
 }
 
-/// Reads a row of a batch lookup from rusqlite, by column name like sqlx's `FromRow`.
+/// Reads a row of a batch lookup from rusqlite, by column position (rusqlite looks names up by
+/// comparing every column's name, which showed in profiles).
 pub trait FromSqliteRow: Sized {
     fn from_sqlite_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self>;
 }
 
+impl SyncUser {
+    /// The `USER_COLUMNS` from column `at` on.
+    fn from_sqlite_columns(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Self> {
+        Ok(SyncUser {
+            id: row.get(at)?,
+            doc: row.get(at + 1)?,
+            version: row.get(at + 2)?,
+            managing_entity: row.get(at + 3)?,
+            active: row.get(at + 4)?,
+            deactivation_reason: row.get(at + 5)?,
+            user_name_lower: row.get(at + 6)?,
+            email_lower: row.get(at + 7)?,
+            seq: row.get(at + 8)?,
+        })
+    }
+}
+
 impl FromSqliteRow for SyncUser {
     fn from_sqlite_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok(SyncUser {
-            id: row.get("id")?,
-            doc: row.get("doc")?,
-            version: row.get("version")?,
-            managing_entity: row.get("managing_entity")?,
-            active: row.get("active")?,
-            deactivation_reason: row.get("deactivation_reason")?,
-            user_name_lower: row.get("user_name_lower")?,
-            email_lower: row.get("email_lower")?,
-            seq: row.get("seq")?,
-        })
+        SyncUser::from_sqlite_columns(row, 0)
     }
 }
 
 impl FromSqliteRow for LinkedUser {
     fn from_sqlite_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
         Ok(LinkedUser {
-            external_key: row.get("external_key")?,
-            record_hash: row.get("record_hash")?,
-            synced_version: row.get("synced_version")?,
-            user: SyncUser::from_sqlite_row(row)?,
+            external_key: row.get(0)?,
+            record_hash: row.get(1)?,
+            synced_version: row.get(2)?,
+            user: SyncUser::from_sqlite_columns(row, 3)?,
         })
     }
 }
 
 impl FromSqliteRow for GroupKey {
     fn from_sqlite_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok(GroupKey {
-            id: row.get("id")?,
-            external_id: row.get("external_id")?,
-            display_name_lower: row.get("display_name_lower")?,
-        })
+        Ok(GroupKey { id: row.get(0)?, external_id: row.get(1)?, display_name_lower: row.get(2)? })
     }
 }
 
 impl FromSqliteRow for UserMembership {
     fn from_sqlite_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok(UserMembership { member_id: row.get("member_id")?, group_id: row.get("group_id")?, source: row.get("source")? })
+        Ok(UserMembership { member_id: row.get(0)?, group_id: row.get(1)?, source: row.get(2)? })
     }
 }
 
