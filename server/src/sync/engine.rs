@@ -15,6 +15,10 @@ use crate::store::{
     BatchJob, JobRow, MissingScope, PlannedWrite, RecordPlan, Store, StoreError, UserKey, email_lower, lease_until,
 };
 
+/// Records from which a run counts as a bulk load: the planner's statistics are refreshed then,
+/// each time the count doubles, and at the end.
+const BULK_LOAD_RECORDS: i64 = 10_000;
+
 /// Times a batch is planned again when a resource changed under it.
 const RETRIES: usize = 3;
 
@@ -111,6 +115,9 @@ impl Run<'_> {
         };
         let seq = result?;
         finished?;
+        if seq >= BULK_LOAD_RECORDS && !self.job.dry_run {
+            self.store.refresh_statistics().await?;
+        }
         if self.job.full_run {
             self.apply_missing(seq).await?;
         }
@@ -118,12 +125,21 @@ impl Run<'_> {
     }
 
     /// Applies every item of the source, leaving the last batch in flight; the last seq.
-    async fn apply_source(&self, source: &mut dyn Connector, in_flight: &mut Option<InFlight>) -> Result<i64, EngineError> {
+    async fn apply_source(
+        &self,
+        source: &mut dyn Connector,
+        in_flight: &mut Option<InFlight>,
+    ) -> Result<i64, EngineError> {
         let mut seq = 0i64;
         let mut pending: Vec<(i64, SourceItem)> = Vec::with_capacity(self.batch_size);
         let mut items = source.read(None);
         let mut ended = false;
+        let mut refresh_at = BULK_LOAD_RECORDS;
         loop {
+            if seq >= refresh_at {
+                self.store.refresh_statistics().await?;
+                refresh_at *= 2;
+            }
             while !ended && pending.len() < self.batch_size {
                 match items.next().await {
                     Some(item) => {

@@ -306,6 +306,9 @@ fn fingerprint(record: &Record) -> String {
     hex::encode(&Sha256::digest(&bytes)[..16])
 }
 
+/// Why a record fails: its outcome status and error.
+type Failure = (&'static str, String);
+
 /// The user's document with the record's fields applied, if it changes, and the names of the
 /// fields that change it; or the status and error that make the record fail.
 fn diff_fields<'r>(
@@ -313,7 +316,7 @@ fn diff_fields<'r>(
     writer: &Writer<'_>,
     record: &'r Record,
     user: &SyncUser,
-) -> Result<(Option<PlannedWrite>, Vec<&'r str>), (&'static str, String)> {
+) -> Result<(Option<PlannedWrite>, Vec<&'r str>), Failure> {
     let Ok(current) = serde_json::from_str::<Value>(&user.doc) else {
         return Err(("NOT_REGISTERED", "SYSTEM_ERROR (stored document is corrupt)".into()));
     };
