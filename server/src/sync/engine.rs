@@ -191,7 +191,11 @@ impl Run<'_> {
     async fn finish(&self, flight: InFlight) -> Result<Touched, EngineError> {
         let result = match flight.write.await {
             Ok(result) => result,
-            Err(join) => std::panic::resume_unwind(join.into_panic()),
+            Err(join) => match join.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                // Cancelled: the runtime is shutting down.
+                Err(_) => Err(StoreError::Closed),
+            },
         };
         match result {
             Ok(()) => Ok(flight.touched),
