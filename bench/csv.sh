@@ -88,7 +88,7 @@ for target in "${TARGETS[@]}"; do
     *) echo "unknown target '$target' (sqlite | postgres)" >&2; exit 2 ;;
   esac
   port="$(free_port)"
-  "$SCIMD" --database "$db" serve --listen "127.0.0.1:$port" >"$WORK/server.log" 2>&1 &
+  SCIMD_SYNC__FILES_DIR="$WORK/files" "$SCIMD" --database "$db" serve --listen "127.0.0.1:$port" >"$WORK/server.log" 2>&1 &
   SERVER_PID=$!
   base="http://127.0.0.1:$port"
   for _ in $(seq 300); do curl -sf -o /dev/null "$base/healthz" && break; sleep 0.2; done
