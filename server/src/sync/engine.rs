@@ -85,6 +85,35 @@ fn finding_keys(item: &SourceItem) -> impl Iterator<Item = String> + '_ {
     key.into_iter().chain(values).map(|v| v.to_lowercase())
 }
 
+/// What writing a run's batch needs besides the plans, owned, so a batch can be written in a
+/// task of its own.
+struct BatchWriter {
+    store: Store,
+    tenant: String,
+    job_id: String,
+    lease_owner: String,
+    connector_id: String,
+    dry_run: bool,
+    lease_seconds: u64,
+}
+
+impl BatchWriter {
+    /// Writes `plans` in one transaction; `processed` is what they add to the job's progress.
+    async fn write(&self, plans: &[RecordPlan], processed: i64) -> Result<(), StoreError> {
+        let lease_expires = lease_until(self.lease_seconds);
+        let batch = BatchJob {
+            tenant: &self.tenant,
+            job_id: &self.job_id,
+            lease_owner: &self.lease_owner,
+            lease_expires: &lease_expires,
+            connector_id: &self.connector_id,
+            dry_run: self.dry_run,
+            processed,
+        };
+        self.store.apply_sync_batch(&batch, plans).await
+    }
+}
+
 /// One run of a job.
 pub struct Run<'a> {
     pub store: &'a Store,
@@ -166,23 +195,20 @@ impl Run<'_> {
     }
 
     fn spawn_write(&self, plans: Vec<RecordPlan>) -> tokio::task::JoinHandle<Result<(), StoreError>> {
-        let store = self.store.clone();
-        let (tenant, job_id) = (self.job.tenant_id.clone(), self.job.id.clone());
-        let (lease_owner, connector_id) = (self.lease_owner.to_owned(), self.writer.connector_id.to_owned());
-        let (dry_run, lease_seconds) = (self.job.dry_run, self.lease_seconds);
-        tokio::spawn(async move {
-            let lease_expires = lease_until(lease_seconds);
-            let batch = BatchJob {
-                tenant: &tenant,
-                job_id: &job_id,
-                lease_owner: &lease_owner,
-                lease_expires: &lease_expires,
-                connector_id: &connector_id,
-                dry_run,
-                processed: plans.len() as i64,
-            };
-            store.apply_sync_batch(&batch, &plans).await
-        })
+        let writer = self.batch_writer();
+        tokio::spawn(async move { writer.write(&plans, plans.len() as i64).await })
+    }
+
+    fn batch_writer(&self) -> BatchWriter {
+        BatchWriter {
+            store: self.store.clone(),
+            tenant: self.job.tenant_id.clone(),
+            job_id: self.job.id.clone(),
+            lease_owner: self.lease_owner.to_owned(),
+            connector_id: self.writer.connector_id.to_owned(),
+            dry_run: self.job.dry_run,
+            lease_seconds: self.lease_seconds,
+        }
     }
 
     /// Waits for a batch in flight. If it could not be written as planned (a resource changed
@@ -235,17 +261,7 @@ impl Run<'_> {
     }
 
     async fn write(&self, plans: &[RecordPlan], processed: i64) -> Result<(), StoreError> {
-        let lease_expires = lease_until(self.lease_seconds);
-        let batch = BatchJob {
-            tenant: &self.job.tenant_id,
-            job_id: &self.job.id,
-            lease_owner: self.lease_owner,
-            lease_expires: &lease_expires,
-            connector_id: self.writer.connector_id,
-            dry_run: self.job.dry_run,
-            processed,
-        };
-        self.store.apply_sync_batch(&batch, plans).await
+        self.batch_writer().write(plans, processed).await
     }
 
     /// A batch that conflicts as a whole is written record by record, so one bad record fails
