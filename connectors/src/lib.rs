@@ -38,8 +38,18 @@ pub enum Correlation {
 pub enum GroupRef {
     /// An existing group's `externalId`, or failing that its `displayName` (CSV's GroupIdList).
     ExternalIdOrName(String),
-    /// A group record of the same source, by its key (LDAP member DNs, Graph group ids).
+    /// A group record of the same source, by its key (Graph group ids).
     SourceKey(String),
+}
+
+/// A member named by a group record: a user or group record of the same source. The engine finds
+/// which through the resource linked to it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum MemberRef {
+    /// By the record's stable key (Graph and Google member ids).
+    SourceKey(String),
+    /// By the record's `name` in the source (an LDAP member DN), normalized like `Record::name`.
+    SourceName(String),
 }
 
 /// The memberships a source owns for one user: the engine adds the missing ones and removes those
@@ -65,10 +75,17 @@ pub struct Record {
     pub kind: RecordKind,
     /// The stable key of the entry in its source (entryUUID, objectGUID, Graph id, CSV email).
     pub key: String,
+    /// The entry's name in its source when members are named by it (an LDAP DN, normalized with
+    /// the connector's rule so equal names compare equal); the engine keeps it on the link so
+    /// group records can name their members by it.
+    pub name: Option<String>,
     pub fields: Vec<Field>,
     pub correlate: Vec<Correlation>,
     /// Users: the memberships the source owns, if it maps any.
     pub groups: Option<Membership>,
+    /// Groups: the members the source owns (all of them, not a change list), if it maps any. The
+    /// engine adds the missing ones and removes those this source added before and no longer lists.
+    pub members: Option<Vec<MemberRef>>,
     pub origin: Option<Origin>,
 }
 

@@ -58,9 +58,11 @@ impl RowChecker {
             Some(active) if errors.is_empty() => SourceItem::Record(Record {
                 kind: RecordKind::User,
                 key: email.to_lowercase(),
+                name: None,
                 fields: user_fields(user_name, email, user_id, active),
                 correlate: vec![Correlation::Email(email.to_owned()), Correlation::UserName(user_id.to_owned())],
                 groups: self.header.has(Column::GroupIdList).then(|| memberships(value(Column::GroupIdList))),
+                members: None,
                 origin: Some(origin),
             }),
             _ => {

@@ -96,6 +96,7 @@ fn a_valid_row_becomes_a_user_record() {
     let expected = Record {
         kind: RecordKind::User,
         key: "hong@example.com".into(),
+        name: None,
         fields: vec![
             field("userName", "displayName", json!("Hong Gildong")),
             field("userName", "name.formatted", json!("Hong Gildong")),
@@ -112,6 +113,7 @@ fn a_valid_row_becomes_a_user_record() {
             field: "groupIdList".into(),
             groups: vec![GroupRef::ExternalIdOrName("dept_001".into()), GroupRef::ExternalIdOrName("dept_002".into())],
         }),
+        members: None,
         origin: Some(Origin {
             line: 2,
             values: ["Hong Gildong", "Hong@Example.com", "hong.id@example.com", "dept_001 dept_002", "ACTIVE"]
