@@ -50,6 +50,8 @@ pub enum MemberRef {
     SourceKey(String),
     /// By the record's `name` in the source (an LDAP member DN), normalized like `Record::name`.
     SourceName(String),
+    /// A user by `userName`, compared case-insensitively (posixGroup `memberUid`).
+    UserName(String),
 }
 
 /// The memberships a source owns for one user: the engine adds the missing ones and removes those
