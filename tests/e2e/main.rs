@@ -5,6 +5,7 @@ mod fixture;
 
 mod bulk;
 mod cli;
+mod connector_groups;
 mod crash;
 mod csv_sync;
 mod cursor;

@@ -1,4 +1,4 @@
-//! Sync jobs and connectors as rows (DESIGN.md §4): the lock is a partial unique index, a job is
+//! Sync jobs as rows (DESIGN.md §4): the lock is a partial unique index, a job is
 //! claimed by an UPDATE that only one writer can win, and a lease that stops being renewed (its
 //! process died) turns the job `interrupted` and frees the lock.
 
@@ -6,18 +6,6 @@ use chrono::{Duration, Utc};
 
 use super::tenants::now;
 use super::{Store, StoreError, StoreResult, read, write};
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ConnectorRow {
-    pub id: String,
-    pub tenant_id: String,
-    pub name: String,
-    pub kind: String,
-    pub config: String,
-    pub missing_policy: String,
-    pub cursor: Option<String>,
-    pub created: String,
-}
 
 #[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 #[serde(rename_all = "camelCase")]
@@ -112,28 +100,6 @@ pub fn lease_until(lease_seconds: u64) -> String {
 }
 
 impl Store {
-    /// The tenant's connector named `name`, created with `kind` if it does not exist yet (the CSV
-    /// source of a tenant is made on its first upload).
-    pub async fn ensure_connector(&self, tenant: &str, name: &str, kind: &str) -> StoreResult<ConnectorRow> {
-        let insert = self.sql(
-            "INSERT INTO connectors (id, tenant_id, name, kind, config, missing_policy, created) \
-             VALUES ($1, $2, $3, $4, '{}', 'keep', $5) ON CONFLICT (tenant_id, name) DO NOTHING",
-        );
-        let id = uuid::Uuid::now_v7().to_string();
-        write!(self, pool => sqlx::query(insert).bind(&id).bind(tenant).bind(name).bind(kind).bind(now()).execute(pool).await.map(|_| ()))?;
-        self.connector_by_name(tenant, name).await?.ok_or(StoreError::NotFound)
-    }
-
-    pub async fn connector_by_name(&self, tenant: &str, name: &str) -> StoreResult<Option<ConnectorRow>> {
-        let sql = self.sql("SELECT * FROM connectors WHERE tenant_id = $1 AND name = $2");
-        Ok(read!(self, pool => sqlx::query_as(sql).bind(tenant).bind(name).fetch_optional(pool).await)?)
-    }
-
-    pub async fn connector_by_id(&self, tenant: &str, id: &str) -> StoreResult<Option<ConnectorRow>> {
-        let sql = self.sql("SELECT * FROM connectors WHERE tenant_id = $1 AND id = $2");
-        Ok(read!(self, pool => sqlx::query_as(sql).bind(tenant).bind(id).fetch_optional(pool).await)?)
-    }
-
     /// The job holding `lock_key` in the tenant, if any.
     pub async fn lock_holder(&self, tenant: &str, lock_key: &str) -> StoreResult<Option<JobRow>> {
         let sql = self.sql(&format!(

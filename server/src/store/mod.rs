@@ -7,6 +7,7 @@
 
 mod batch;
 mod checkpoint;
+mod connectors;
 mod dialect;
 mod filter_sql;
 mod insert;
@@ -18,6 +19,7 @@ mod point_read;
 mod resources;
 mod secrets;
 mod sync_batch;
+mod sync_groups;
 mod tenants;
 
 use std::str::FromStr;
@@ -29,10 +31,11 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 use crate::config::DatabaseUrl;
 
+pub use connectors::{ConnectorRow, ConnectorSettings};
 pub use dialect::Dialect;
 pub use filter_sql::{SortOrder, compile_filter, compile_sort};
 pub use insert::new_id;
-pub use jobs::{ConnectorRow, JobFilter, JobRow, LockHeld, NewJob, lease_until};
+pub use jobs::{JobFilter, JobRow, LockHeld, NewJob, lease_until};
 pub use keyset::{KeysetPage, KeysetQuery, Position};
 pub use params::Param;
 pub use resources::email_lower;
@@ -41,6 +44,7 @@ pub use sync_batch::{
     BatchJob, GroupKey, LinkAction, LinkMark, LinkWrite, MissingScope, Outcome, OutcomeRow, PlannedWrite, RecordPlan,
     SyncUser, UserKey, UserMembership,
 };
+pub use sync_groups::{GroupKeyColumn, GroupMembership, GroupPlan, LinkBy, LinkedResource, SyncGroup};
 pub use tenants::{NewToken, Role, Tenant, TokenRow, hash_token};
 
 /// SQLite's page cache per connection, in KiB (negative: a size, not a page count). Each connection

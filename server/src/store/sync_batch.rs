@@ -32,6 +32,7 @@ struct LinkedUser {
     external_key: String,
     record_hash: Option<String>,
     synced_version: Option<i64>,
+    external_name: Option<String>,
     #[sqlx(flatten)]
     user: SyncUser,
 }
@@ -71,7 +72,8 @@ impl FromSqliteRow for LinkedUser {
             external_key: row.get(0)?,
             record_hash: row.get(1)?,
             synced_version: row.get(2)?,
-            user: SyncUser::from_sqlite_columns(row, 3)?,
+            external_name: row.get(3)?,
+            user: SyncUser::from_sqlite_columns(row, 4)?,
         })
     }
 }
@@ -101,6 +103,8 @@ pub struct LinkMark {
     pub hash: Option<String>,
     /// The resource's version after that record was applied.
     pub version: Option<i64>,
+    /// The record's name in the source (`Record::name`).
+    pub name: Option<String>,
 }
 
 const USER_COLUMNS: &str = "u.id, {doc} AS doc, u.version, u.managing_entity, u.active, u.deactivation_reason, \
@@ -204,11 +208,11 @@ pub struct BatchJob<'a> {
     pub processed: i64,
 }
 
-/// Counters of `sync_jobs` in the order of `COUNTERS`.
-fn counters(plans: &[RecordPlan]) -> [i64; 8] {
+/// Counters of `sync_jobs` in the order of `COUNTERS`, for outcomes of these statuses.
+pub(super) fn counters<'a>(statuses: impl IntoIterator<Item = &'a str>) -> [i64; 8] {
     let mut counts = [0; 8];
-    for plan in plans {
-        let index = match plan.outcome.status {
+    for status in statuses {
+        let index = match status {
             "CREATED" => 0,
             "UPDATED" => 1,
             "UNCHANGED" => 2,
@@ -237,7 +241,42 @@ const COUNTERS: [&str; 8] = [
 /// Columns per outcome row.
 const OUTCOME_COLUMNS: usize = 10;
 
+/// The parameters of an outcome's row in `outcomes_sql`.
+pub(super) fn outcome_params(job_id: &str, resource_type: &str, o: &Outcome) -> [Param; OUTCOME_COLUMNS] {
+    [
+        Param::Text(job_id.to_owned()),
+        Param::Int(o.seq),
+        Param::Text(o.status.to_owned()),
+        Param::OptText(o.resource_id.as_ref().map(|_| resource_type.to_owned())),
+        Param::OptText(o.resource_id.clone()),
+        Param::OptText(o.source_key.clone()),
+        Param::OptInt(o.line),
+        Param::OptText(o.changed_fields.clone()),
+        Param::OptText(o.error.clone()),
+        Param::OptText(o.report.clone()),
+    ]
+}
+
 impl Store {
+    /// The INSERT of `rows` outcomes, each binding its `outcome_params`.
+    pub(super) fn outcomes_sql(&self, rows: usize) -> sqlx::AssertSqlSafe<String> {
+        self.sql(&format!(
+            "INSERT INTO sync_outcomes (job_id, seq, status, resource_type, resource_id, source_key, line, \
+             changed_fields, error, report) VALUES {}",
+            self.dialect().value_rows(rows, OUTCOME_COLUMNS, "")
+        ))
+    }
+
+    /// The UPDATE of a job's progress, lease and counters: binds the job id, lease owner, lease
+    /// expiry, records processed, then the `counters`. No row: the lease was lost.
+    pub(super) fn job_progress_sql(&self) -> sqlx::AssertSqlSafe<String> {
+        self.sql(&format!(
+            "UPDATE sync_jobs SET processed = processed + $4, lease_expires = $3, {} \
+             WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
+            COUNTERS.iter().enumerate().map(|(i, c)| format!("{c} = {c} + ${}", i + 5)).collect::<Vec<_>>().join(", ")
+        ))
+    }
+
     fn user_columns(&self) -> String {
         USER_COLUMNS.replace("{doc}", &self.dialect().doc_text("u.doc"))
     }
@@ -246,7 +285,7 @@ impl Store {
     /// and the chunk in place of `{list}`. On a SQLite file they are read through rusqlite on a
     /// blocking thread: sqlx hands every row from its connection's thread to the caller, which
     /// made a resync's lookups four times slower than the lookups themselves (see `point_read`).
-    async fn rows_in<T>(&self, sql: &str, first: &str, values: &[String]) -> StoreResult<Vec<T>>
+    pub(super) async fn rows_in<T>(&self, sql: &str, first: &str, values: &[String]) -> StoreResult<Vec<T>>
     where
         T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
             + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
@@ -292,14 +331,20 @@ impl Store {
         keys: &[String],
     ) -> StoreResult<Vec<(String, SyncUser, LinkMark)>> {
         let sql = format!(
-            "SELECT l.external_key, l.record_hash, l.synced_version, {} FROM source_links l JOIN users u ON u.tenant_id = l.tenant_id AND u.id = l.resource_id \
+            "SELECT l.external_key, l.record_hash, l.synced_version, l.external_name, {} FROM source_links l JOIN users u ON u.tenant_id = l.tenant_id AND u.id = l.resource_id \
              WHERE l.connector_id = $1 AND l.external_key IN ({{list}})",
             self.user_columns()
         );
         let rows: Vec<LinkedUser> = self.rows_in(&sql, connector_id, keys).await?;
         Ok(rows
             .into_iter()
-            .map(|r| (r.external_key, r.user, LinkMark { hash: r.record_hash, version: r.synced_version }))
+            .map(|r| {
+                (
+                    r.external_key,
+                    r.user,
+                    LinkMark { hash: r.record_hash, version: r.synced_version, name: r.external_name },
+                )
+            })
             .collect())
     }
 
@@ -433,14 +478,11 @@ impl Store {
         let links: Vec<(&LinkWrite, &str)> =
             plans.iter().filter_map(|p| Some((p.link.as_ref()?, resource_id(p)?))).collect();
         let mark_sql = d.placeholders(
-            "UPDATE source_links SET record_hash = $3, synced_version = $4 WHERE connector_id = $1 AND external_key = $2",
+            "UPDATE source_links SET record_hash = $3, synced_version = $4, external_name = $5 \
+             WHERE connector_id = $1 AND external_key = $2",
         );
-        let counts = counters(plans);
-        let job_sql = self.sql(&format!(
-            "UPDATE sync_jobs SET processed = processed + $4, lease_expires = $3, {} \
-             WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
-            COUNTERS.iter().enumerate().map(|(i, c)| format!("{c} = {c} + ${}", i + 5)).collect::<Vec<_>>().join(", ")
-        ));
+        let counts = counters(plans.iter().map(|p| p.outcome.status));
+        let job_sql = self.job_progress_sql();
 
         write!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -507,7 +549,7 @@ impl Store {
                         }
                         LinkAction::Mark => {
                             sqlx::query(sqlx::AssertSqlSafe(mark_sql.clone())).bind(job.connector_id).bind(&link.key)
-                                .bind(&link.mark.hash).bind(link.mark.version).execute(&mut *tx).await?;
+                                .bind(&link.mark.hash).bind(link.mark.version).bind(&link.mark.name).execute(&mut *tx).await?;
                         }
                         LinkAction::Create => {}
                     }
@@ -516,39 +558,20 @@ impl Store {
                 for chunk in new_links.chunks(CHUNK) {
                     let sql = self.sql(&format!(
                         "INSERT INTO source_links (tenant_id, connector_id, resource_id, external_key, linked, record_hash, \
-                         synced_version, resource_type) VALUES {}",
-                        d.value_rows(chunk.len(), 7, ", 'User'")
+                         synced_version, external_name, resource_type) VALUES {}",
+                        d.value_rows(chunk.len(), 8, ", 'User'")
                     ));
                     let mut query = sqlx::query(sql);
                     for (link, id) in chunk {
                         query = query.bind(tenant).bind(job.connector_id).bind(*id).bind(&link.key).bind(&now)
-                            .bind(&link.mark.hash).bind(link.mark.version);
+                            .bind(&link.mark.hash).bind(link.mark.version).bind(&link.mark.name);
                     }
                     query.execute(&mut *tx).await.map_err(|e| super::conflict_or(e, |_| "a source key is linked twice".to_owned()))?;
                 }
             }
             for chunk in plans.chunks(CHUNK) {
-                let sql = self.sql(&format!(
-                    "INSERT INTO sync_outcomes (job_id, seq, status, resource_type, resource_id, source_key, line, \
-                     changed_fields, error, report) VALUES {}",
-                    d.value_rows(chunk.len(), OUTCOME_COLUMNS, "")
-                ));
-                let params = chunk.iter().flat_map(|plan| {
-                    let o = &plan.outcome;
-                    [
-                        Param::Text(job.job_id.to_owned()),
-                        Param::Int(o.seq),
-                        Param::Text(o.status.to_owned()),
-                        Param::OptText(o.resource_id.as_ref().map(|_| "User".to_owned())),
-                        Param::OptText(o.resource_id.clone()),
-                        Param::OptText(o.source_key.clone()),
-                        Param::OptInt(o.line),
-                        Param::OptText(o.changed_fields.clone()),
-                        Param::OptText(o.error.clone()),
-                        Param::OptText(o.report.clone()),
-                    ]
-                }).collect::<Vec<_>>();
-                bind!(sqlx::query(sql), &params).execute(&mut *tx).await?;
+                let params = chunk.iter().flat_map(|plan| outcome_params(job.job_id, "User", &plan.outcome));
+                bind!(sqlx::query(self.outcomes_sql(chunk.len())), params.collect::<Vec<_>>().iter()).execute(&mut *tx).await?;
             }
             let mut query = sqlx::query(job_sql).bind(job.job_id).bind(job.lease_owner).bind(job.lease_expires).bind(job.processed);
             for count in counts {

@@ -5,14 +5,15 @@
 use std::collections::HashSet;
 
 use futures_util::StreamExt;
-use scimd_connectors::{Connector, Correlation, GroupRef, RecordKind, SourceItem};
+use scimd_connectors::{Connector, Correlation, GroupRef, Record, RecordKind, SourceItem};
 use scimd_schemas::schema::ResourceSchema;
 
 use super::plan::{Loaded, Writer, plan_missing, plan_rejected, plan_unwritable, plan_user};
 use serde_json::Value;
 
 use crate::store::{
-    BatchJob, JobRow, MissingScope, PlannedWrite, RecordPlan, Store, StoreError, UserKey, email_lower, lease_until,
+    BatchJob, GroupPlan, JobRow, MissingScope, PlannedWrite, RecordPlan, Store, StoreError, UserKey, email_lower,
+    lease_until,
 };
 
 /// Records from which a run counts as a bulk load: the planner's statistics are refreshed then,
@@ -98,19 +99,28 @@ struct BatchWriter {
 }
 
 impl BatchWriter {
-    /// Writes `plans` in one transaction; `processed` is what they add to the job's progress.
-    async fn write(&self, plans: &[RecordPlan], processed: i64) -> Result<(), StoreError> {
-        let lease_expires = lease_until(self.lease_seconds);
-        let batch = BatchJob {
+    fn job<'s>(&'s self, lease_expires: &'s str, processed: i64) -> BatchJob<'s> {
+        BatchJob {
             tenant: &self.tenant,
             job_id: &self.job_id,
             lease_owner: &self.lease_owner,
-            lease_expires: &lease_expires,
+            lease_expires,
             connector_id: &self.connector_id,
             dry_run: self.dry_run,
             processed,
-        };
-        self.store.apply_sync_batch(&batch, plans).await
+        }
+    }
+
+    /// Writes `plans` in one transaction; `processed` is what they add to the job's progress.
+    async fn write(&self, plans: &[RecordPlan], processed: i64) -> Result<(), StoreError> {
+        let lease_expires = lease_until(self.lease_seconds);
+        self.store.apply_sync_batch(&self.job(&lease_expires, processed), plans).await
+    }
+
+    /// Writes group plans in one transaction; each outcome they carry counts as processed.
+    async fn write_groups(&self, plans: &[GroupPlan]) -> Result<(), StoreError> {
+        let lease_expires = lease_until(self.lease_seconds);
+        self.store.apply_group_batch(&self.job(&lease_expires, 0), plans).await
     }
 }
 
@@ -118,6 +128,7 @@ impl BatchWriter {
 pub struct Run<'a> {
     pub store: &'a Store,
     pub schema: &'a ResourceSchema,
+    pub group_schema: &'a ResourceSchema,
     pub job: &'a JobRow,
     pub writer: Writer<'a>,
     pub lease_owner: &'a str,
@@ -125,6 +136,8 @@ pub struct Run<'a> {
     pub batch_size: usize,
     /// Which users the missing policy looks at after a full run.
     pub missing_scope: MissingScope<'a>,
+    /// The cursor of the last committed run, for an incremental run (None: a full run).
+    pub cursor: Option<&'a str>,
 }
 
 impl Run<'_> {
@@ -134,9 +147,13 @@ impl Run<'_> {
     /// A batch is written in a task of its own while the next one is loaded and planned, so the
     /// database and the planning each keep a core busy. The next batch was read before the
     /// write committed: if it names anything that write touched, it is loaded and planned again.
+    ///
+    /// Group records and group deletions are set aside and applied after the users (their members
+    /// are users and groups of the same source); then, after a full run, the missing policy.
     pub async fn execute(&self, source: &mut dyn Connector) -> Result<(), EngineError> {
         let mut in_flight = None;
-        let result = self.apply_source(source, &mut in_flight).await;
+        let mut groups = Vec::new();
+        let result = self.apply_source(source, &mut in_flight, &mut groups).await;
         // Even after an error, the batch in flight is waited for: the job ends after its writes.
         let finished = match in_flight {
             Some(flight) => self.finish(flight).await.map(drop),
@@ -144,13 +161,19 @@ impl Run<'_> {
         };
         let seq = result?;
         finished?;
+        self.apply_groups(groups).await?;
         if seq >= BULK_LOAD_RECORDS && !self.job.dry_run {
             self.store.refresh_statistics().await?;
         }
         if self.job.full_run {
-            self.apply_missing(seq).await?;
+            let seq = self.apply_missing(seq).await?;
+            self.apply_missing_groups(seq).await?;
         }
         Ok(())
+    }
+
+    pub(super) async fn write_groups(&self, plans: &[GroupPlan]) -> Result<(), StoreError> {
+        self.batch_writer().write_groups(plans).await
     }
 
     /// Applies every item of the source, leaving the last batch in flight; the last seq.
@@ -158,10 +181,11 @@ impl Run<'_> {
         &self,
         source: &mut dyn Connector,
         in_flight: &mut Option<InFlight>,
+        groups: &mut Vec<(i64, SourceItem)>,
     ) -> Result<i64, EngineError> {
         let mut seq = 0i64;
         let mut pending: Vec<(i64, SourceItem)> = Vec::with_capacity(self.batch_size);
-        let mut items = source.read(None);
+        let mut items = source.read(self.cursor);
         let mut ended = false;
         let mut refresh_at = BULK_LOAD_RECORDS;
         loop {
@@ -173,7 +197,11 @@ impl Run<'_> {
                 match items.next().await {
                     Some(item) => {
                         seq += 1;
-                        pending.push((seq, item?));
+                        match item? {
+                            item @ (SourceItem::Record(Record { kind: RecordKind::Group, .. })
+                            | SourceItem::Deleted { kind: RecordKind::Group, .. }) => groups.push((seq, item)),
+                            item => pending.push((seq, item)),
+                        }
                     }
                     None => ended = true,
                 }
@@ -294,6 +322,7 @@ impl Run<'_> {
                     Some((Some(record.key.as_str()), record.correlate.as_slice()))
                 }
                 SourceItem::Rejected(rejected) => Some((None, rejected.correlate.as_slice())),
+                SourceItem::Deleted { kind: RecordKind::User, key } => Some((Some(key.as_str()), &[][..])),
                 _ => None,
             })
             .collect();
@@ -375,7 +404,8 @@ impl Run<'_> {
     }
 
     /// The missing policy: every user in scope that the run did not see, a page at a time.
-    async fn apply_missing(&self, mut seq: i64) -> Result<(), EngineError> {
+    /// Returns the last seq used.
+    async fn apply_missing(&self, mut seq: i64) -> Result<i64, EngineError> {
         let policy = self.job.missing_policy.as_str();
         let mut after = 0;
         loop {
@@ -390,7 +420,7 @@ impl Run<'_> {
                     self.batch_size as i64,
                 )
                 .await?;
-            let Some(last) = users.last() else { return Ok(()) };
+            let Some(last) = users.last() else { return Ok(seq) };
             after = last.seq;
             let plans: Vec<RecordPlan> = users
                 .iter()

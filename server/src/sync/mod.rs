@@ -1,8 +1,10 @@
 //! Sync jobs: queueing them (with their lock), running them through the engine, and the worker
 //! that every `scimd serve` runs to claim queued jobs and interrupt abandoned ones.
 
+pub mod connector;
 pub mod csv;
 pub mod engine;
+mod groups;
 mod plan;
 pub mod report;
 pub mod worker;
@@ -16,6 +18,7 @@ use crate::config::Config;
 use crate::store::{ConnectorRow, JobRow, MissingScope, Store};
 use engine::Run;
 use plan::Writer;
+use scimd_connectors::Connector;
 
 /// An error of the documented job and CSV interface (DESIGN.md §7): `{code, name, message}`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -85,6 +88,19 @@ pub fn parse_job_id(id: &str) -> Result<(), JobError> {
 
 /// Runs a job this process has claimed, renewing its lease meanwhile, and records how it ended.
 pub async fn run_claimed(store: &Store, registry: &Registry, config: &Config, job: JobRow, owner: &str) -> JobRow {
+    run_claimed_from(store, registry, config, job, owner, None).await
+}
+
+/// `run_claimed`, reading `source` instead of the connector's configured source when given
+/// (tests drive the engine with sources of their own this way).
+pub async fn run_claimed_from(
+    store: &Store,
+    registry: &Registry,
+    config: &Config,
+    job: JobRow,
+    owner: &str,
+    source: Option<Box<dyn Connector>>,
+) -> JobRow {
     let lease = config.sync.lease_seconds;
     let renew = {
         let (store, id, owner) = (store.clone(), job.id.clone(), owner.to_owned());
@@ -98,7 +114,7 @@ pub async fn run_claimed(store: &Store, registry: &Registry, config: &Config, jo
             }
         })
     };
-    let result = execute(store, registry, config, &job, owner).await;
+    let result = execute(store, registry, config, &job, owner, source).await;
     renew.abort();
     let (status, error) = match result {
         Ok(()) => match store.job(&job.tenant_id, &job.id).await {
@@ -119,20 +135,28 @@ pub async fn run_claimed(store: &Store, registry: &Registry, config: &Config, jo
     }
 }
 
-async fn execute(store: &Store, registry: &Registry, config: &Config, job: &JobRow, owner: &str) -> Result<(), String> {
+async fn execute(
+    store: &Store,
+    registry: &Registry,
+    config: &Config,
+    job: &JobRow,
+    owner: &str,
+    source: Option<Box<dyn Connector>>,
+) -> Result<(), String> {
     let connector = store
         .connector_by_id(&job.tenant_id, &job.connector_id)
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| "the job's connector was deleted".to_owned())?;
     let managing_entity = format!("connector:{}", connector.name);
-    let mut source = match job.kind.as_str() {
-        "csv_sync" => csv::open_source(&original_file(config, &job.id)).map_err(|e| e.to_string())?,
-        other => return Err(format!("jobs of kind {other} cannot run in this version")),
+    let mut source = match source {
+        Some(source) => source,
+        None => connector::open_source(config, &connector, job)?,
     };
     let run = Run {
         store,
         schema: registry.of(ResourceKind::User),
+        group_schema: registry.of(ResourceKind::Group),
         job,
         writer: Writer {
             connector_id: &connector.id,
@@ -143,8 +167,16 @@ async fn execute(store: &Store, registry: &Registry, config: &Config, job: &JobR
         lease_seconds: config.sync.lease_seconds,
         batch_size: config.sync.batch_size.max(1),
         missing_scope: missing_scope(&connector, &managing_entity),
+        cursor: if job.full_run { None } else { connector.cursor.as_deref() },
     };
-    run.execute(source.as_mut()).await.map_err(|e| e.to_string())
+    run.execute(source.as_mut()).await.map_err(|e| e.to_string())?;
+    // Only now is everything the cursor covers committed; a failed run keeps the previous one.
+    if !job.dry_run
+        && let Some(cursor) = source.next_cursor()
+    {
+        store.set_connector_cursor(&connector.id, Some(&cursor)).await.map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 fn deactivation_reason(connector: &ConnectorRow) -> &'static str {

@@ -211,7 +211,7 @@ fn plan_create(
         link: Some(LinkWrite {
             key: record.key.clone(),
             action: LinkAction::Create,
-            mark: LinkMark { hash: Some(fingerprint(record)), version: Some(1) },
+            mark: LinkMark { hash: Some(fingerprint(record)), version: Some(1), name: record.name.clone() },
         }),
         outcome: Outcome {
             seq,
@@ -274,7 +274,11 @@ fn plan_update(
         }
         None => (Vec::new(), Vec::new()),
     };
-    let new_mark = LinkMark { hash: Some(hash), version: Some(user.version + i64::from(write.is_some())) };
+    let new_mark = LinkMark {
+        hash: Some(hash),
+        version: Some(user.version + i64::from(write.is_some())),
+        name: record.name.clone(),
+    };
     let action = match mark {
         _ if !linked_here => Some(LinkAction::Replace),
         Some(mark) if *mark == new_mark => None,
@@ -300,7 +304,7 @@ fn plan_update(
 
 /// A digest of the fields a record sets (not of its memberships, which are always compared, nor
 /// of where it came from).
-fn fingerprint(record: &Record) -> String {
+pub(super) fn fingerprint(record: &Record) -> String {
     let fields: Vec<Value> = record.fields.iter().map(|f| json!([f.name, f.path, f.value])).collect();
     let bytes = serde_json::to_vec(&fields).expect("JSON values serialise");
     hex::encode(&Sha256::digest(&bytes)[..16])
