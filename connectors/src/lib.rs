@@ -2,6 +2,7 @@
 //! the database: the sync engine in `server/` correlates, diffs and writes what they yield.
 
 pub mod csv;
+pub mod ldap;
 
 use futures_util::stream::BoxStream;
 use serde_json::Value;

@@ -1,0 +1,98 @@
+//! What Active Directory encodes its own way: the objectGUID key, `userAccountControl`, and group
+//! members handed out in ranges (`member;range=0-1499`).
+
+/// The show-deleted control: searches with it also find tombstones under `CN=Deleted Objects`.
+pub const SHOW_DELETED_OID: &str = "1.2.840.113556.1.4.417";
+
+/// How many member values one ranged request asks for: AD's default MaxValRange.
+pub const MEMBER_RANGE_STEP: u64 = 1500;
+
+const ACCOUNTDISABLE: u64 = 0x2;
+
+/// The canonical text of an objectGUID: its first three fields are stored little-endian.
+pub fn guid_string(bytes: &[u8]) -> Option<String> {
+    let bytes: &[u8; 16] = bytes.try_into().ok()?;
+    let hex = |range: &[usize]| range.iter().map(|&i| format!("{:02x}", bytes[i])).collect::<String>();
+    Some(format!(
+        "{}-{}-{}-{}-{}",
+        hex(&[3, 2, 1, 0]),
+        hex(&[5, 4]),
+        hex(&[7, 6]),
+        hex(&[8, 9]),
+        hex(&[10, 11, 12, 13, 14, 15])
+    ))
+}
+
+/// `active` from `userAccountControl`: false when the ACCOUNTDISABLE bit is set; None when the
+/// value is not a number.
+pub fn active_from_account_control(value: &str) -> Option<bool> {
+    let flags = value.trim().parse::<i64>().ok()?;
+    Some(flags as u64 & ACCOUNTDISABLE == 0)
+}
+
+/// The attribute that asks for members `low` to `low + MEMBER_RANGE_STEP - 1`.
+pub fn member_range_request(member_attribute: &str, low: u64) -> String {
+    format!("{member_attribute};range={low}-{}", low + MEMBER_RANGE_STEP - 1)
+}
+
+/// Where a returned attribute description such as `member;range=1500-2999` leaves off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangeEnd {
+    /// `…-*`: these were the last values.
+    Last,
+    /// The values end at this index; the next request starts after it.
+    At(u64),
+}
+
+/// The range of a returned attribute description, when it is `attribute;range=low-high` for
+/// `member_attribute` (the name compared case-insensitively); None for any other description.
+pub fn returned_range(description: &str, member_attribute: &str) -> Option<RangeEnd> {
+    let (name, options) = description.split_once(';')?;
+    if !name.eq_ignore_ascii_case(member_attribute) {
+        return None;
+    }
+    let range = options.split(';').find_map(|option| {
+        let (key, value) = option.split_once('=')?;
+        key.eq_ignore_ascii_case("range").then_some(value)
+    })?;
+    let (_, high) = range.split_once('-')?;
+    if high == "*" { Some(RangeEnd::Last) } else { high.parse().ok().map(RangeEnd::At) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RangeEnd, active_from_account_control, guid_string, member_range_request, returned_range};
+
+    #[test]
+    fn formats_object_guids_with_little_endian_leading_fields() {
+        let bytes = [0x33, 0x22, 0x11, 0x00, 0x55, 0x44, 0x77, 0x66, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff];
+        assert_eq!(guid_string(&bytes).unwrap(), "00112233-4455-6677-8899-aabbccddeeff");
+        assert_eq!(guid_string(&bytes[..15]), None);
+    }
+
+    #[test]
+    fn account_control_disable_bit_makes_users_inactive() {
+        assert_eq!(active_from_account_control("512"), Some(true)); // NORMAL_ACCOUNT
+        assert_eq!(active_from_account_control("514"), Some(false)); // NORMAL_ACCOUNT | ACCOUNTDISABLE
+        assert_eq!(active_from_account_control("66050"), Some(false)); // … | DONT_EXPIRE_PASSWORD
+        assert_eq!(active_from_account_control("66048"), Some(true));
+        assert_eq!(active_from_account_control("-2147483646"), Some(false)); // AD may send it signed
+        assert_eq!(active_from_account_control("enabled"), None);
+    }
+
+    #[test]
+    fn asks_for_member_ranges_of_the_default_step() {
+        assert_eq!(member_range_request("member", 0), "member;range=0-1499");
+        assert_eq!(member_range_request("member", 1500), "member;range=1500-2999");
+    }
+
+    #[test]
+    fn reads_where_a_returned_range_ends() {
+        assert_eq!(returned_range("member;range=0-1499", "member"), Some(RangeEnd::At(1499)));
+        assert_eq!(returned_range("Member;Range=1500-*", "member"), Some(RangeEnd::Last));
+        assert_eq!(returned_range("member;range=0-999", "member"), Some(RangeEnd::At(999)));
+        assert_eq!(returned_range("member", "member"), None);
+        assert_eq!(returned_range("memberOf;range=0-*", "member"), None);
+        assert_eq!(returned_range("member;range=0-x", "member"), None);
+    }
+}

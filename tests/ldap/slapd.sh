@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# A throwaway OpenLDAP for tests and benchmarks; everything it writes stays in DIR.
+#
+#   slapd.sh start DIR [LDIF...]   configure, load the LDIF files, start; prints the ldap:// URL
+#   slapd.sh stop DIR              stop the instance started in DIR
+#
+# The directory: suffix dc=example,dc=com, rootdn cn=admin,dc=example,dc=com / secret, ou=people and
+# ou=groups, and a reader cn=reader,dc=example,dc=com / reader whose unpaged searches are cut at 1000
+# entries while its paged searches may read everything (like a production directory's limits), and
+# cn=capped,dc=example,dc=com / capped, whose paged searches too stop after 1200 entries (sizeLimitExceeded).
+# slapadd bypasses overlays, so loaded LDIF must carry memberOf itself.
+set -euo pipefail
+
+SLAPD=${SLAPD:-/usr/sbin/slapd}
+SLAPADD=${SLAPADD:-/usr/sbin/slapadd}
+SCHEMA_DIR=/etc/ldap/schema
+MODULE_DIR=/usr/lib/ldap
+
+die() {
+  echo "slapd.sh: $*" >&2
+  exit 1
+}
+
+write_config() {
+  local dir=$1
+  cat >"$dir/slapd.conf" <<EOF
+include $SCHEMA_DIR/core.schema
+include $SCHEMA_DIR/cosine.schema
+include $SCHEMA_DIR/inetorgperson.schema
+include $SCHEMA_DIR/nis.schema
+
+modulepath $MODULE_DIR
+moduleload back_mdb
+moduleload memberof
+moduleload refint
+moduleload syncprov
+
+pidfile $dir/slapd.pid
+argsfile $dir/slapd.args
+sizelimit 1000
+
+database mdb
+maxsize 8589934592
+suffix "dc=example,dc=com"
+rootdn "cn=admin,dc=example,dc=com"
+rootpw secret
+directory $dir/data
+# Thrown away after use: no need to sync every write to disk.
+dbnosync
+index objectClass eq
+index entryUUID eq
+index uid,mail,member,memberUid eq
+index entryCSN eq
+
+limits dn.exact="cn=reader,dc=example,dc=com" size.soft=1000 size.hard=1000 size.prtotal=unlimited
+limits dn.exact="cn=capped,dc=example,dc=com" size.soft=1000 size.hard=1000 size.prtotal=1200
+
+access to dn.base="" by * read
+access to attrs=userPassword by self =xw by anonymous auth by * none
+access to * by dn.exact="cn=reader,dc=example,dc=com" read by users read by * none
+
+overlay memberof
+memberof-group-oc groupOfNames
+memberof-member-ad member
+memberof-memberof-ad memberOf
+memberof-refint TRUE
+
+overlay refint
+refint_attributes member
+
+# Keeps contextCSN on the suffix: the connector's mark of the latest change at the start of a run.
+overlay syncprov
+EOF
+}
+
+write_base_ldif() {
+  cat >"$1/base.ldif" <<'EOF'
+dn: dc=example,dc=com
+objectClass: top
+objectClass: dcObject
+objectClass: organization
+o: Example
+dc: example
+
+dn: ou=people,dc=example,dc=com
+objectClass: organizationalUnit
+ou: people
+
+dn: ou=groups,dc=example,dc=com
+objectClass: organizationalUnit
+ou: groups
+
+dn: cn=reader,dc=example,dc=com
+objectClass: organizationalRole
+objectClass: simpleSecurityObject
+cn: reader
+userPassword: reader
+
+dn: cn=capped,dc=example,dc=com
+objectClass: organizationalRole
+objectClass: simpleSecurityObject
+cn: capped
+userPassword: capped
+EOF
+}
+
+# slapd opens its listener before it detaches, so a taken port makes it exit non-zero: try another.
+start_on_free_port() {
+  local dir=$1 attempt port
+  for attempt in $(seq 1 20); do
+    port=$((20000 + RANDOM % 40000))
+    if "$SLAPD" -f "$dir/slapd.conf" -h "ldap://127.0.0.1:$port/" 2>"$dir/slapd.log"; then
+      echo "ldap://127.0.0.1:$port"
+      return 0
+    fi
+  done
+  die "slapd did not start after $attempt attempts; see $dir/slapd.log"
+}
+
+wait_until_answering() {
+  local url=$1 tries
+  for tries in $(seq 1 250); do
+    if ldapsearch -x -H "$url" -b "" -s base -LLL dn >/dev/null 2>&1; then
+      return 0
+    fi
+    sleep 0.02
+  done
+  die "slapd at $url did not answer within 5 s"
+}
+
+start() {
+  local dir=${1:?usage: slapd.sh start DIR [LDIF...]}
+  shift
+  [[ -x $SLAPD ]] || die "$SLAPD not found (apt install slapd ldap-utils)"
+  mkdir -p "$dir/data"
+  dir=$(cd "$dir" && pwd)
+  [[ ! -e $dir/slapd.pid ]] || die "$dir/slapd.pid exists: stop that instance first"
+  write_config "$dir"
+  write_base_ldif "$dir"
+  local ldif
+  for ldif in "$dir/base.ldif" "$@"; do
+    "$SLAPADD" -q -f "$dir/slapd.conf" -l "$ldif" 2>>"$dir/slapadd.log" || die "slapadd of $ldif failed; see $dir/slapadd.log"
+  done
+  local url
+  url=$(start_on_free_port "$dir")
+  wait_until_answering "$url"
+  echo "$url"
+}
+
+stop() {
+  local dir=${1:?usage: slapd.sh stop DIR}
+  local pid_file=$dir/slapd.pid
+  [[ -e $pid_file ]] || return 0
+  local pid tries
+  pid=$(cat "$pid_file")
+  kill "$pid" 2>/dev/null || true
+  for tries in $(seq 1 250); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.02
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$pid_file"
+}
+
+case ${1:-} in
+  start) shift; start "$@" ;;
+  stop) shift; stop "$@" ;;
+  *) die "usage: slapd.sh start DIR [LDIF...] | slapd.sh stop DIR" ;;
+esac
