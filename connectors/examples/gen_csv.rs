@@ -9,6 +9,11 @@ use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+#[path = "support/generator.rs"]
+mod generator;
+
+use generator::SplitMix64;
+
 const USAGE: &str = "\
 usage: gen_csv --rows N --out PATH [--groups G] [--seed S] [--inactive-every K]
 
@@ -30,27 +35,11 @@ struct Options {
 }
 
 fn main() -> ExitCode {
-    let options = match parse_args(std::env::args().skip(1)) {
-        Ok(Some(options)) => options,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(problem) => {
-            eprintln!("gen_csv: {problem}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match write_file(&options) {
-        Ok(()) => {
-            println!("wrote {} rows to {}", options.rows, options.out.display());
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            eprintln!("gen_csv: cannot write {}: {error}", options.out.display());
-            ExitCode::FAILURE
-        }
-    }
+    generator::run("gen_csv", USAGE, parse_args(std::env::args().skip(1)), |options: &Options| {
+        write_file(options)
+            .map(|()| format!("wrote {} rows to {}", options.rows, options.out.display()))
+            .map_err(|error| format!("cannot write {}: {error}", options.out.display()))
+    })
 }
 
 /// The options, or None when help was asked for.
@@ -115,25 +104,6 @@ fn pick_groups(random: &mut SplitMix64, available: u64, groups: &mut Vec<u64>) {
         }
     }
     groups.sort_unstable();
-}
-
-/// A small deterministic generator (Steele, Lea and Flood's SplitMix64): the file depends on the
-/// seed alone, whatever the platform or crate versions.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A number in 0..`bound` (`bound` > 0); the modulo bias is irrelevant for test data.
-    fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound
-    }
 }
 
 #[cfg(test)]

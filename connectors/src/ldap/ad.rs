@@ -1,6 +1,8 @@
 //! What Active Directory encodes its own way: the objectGUID key, `userAccountControl`, and group
 //! members handed out in ranges (`member;range=0-1499`).
 
+use ldap3::SearchEntry;
+
 /// The show-deleted control: searches with it also find tombstones under `CN=Deleted Objects`.
 pub const SHOW_DELETED_OID: &str = "1.2.840.113556.1.4.417";
 
@@ -59,9 +61,29 @@ pub fn returned_range(description: &str, member_attribute: &str) -> Option<Range
     if high == "*" { Some(RangeEnd::Last) } else { high.parse().ok().map(RangeEnd::At) }
 }
 
+/// The member values an entry carries and where their range ends: a plain `member_attribute` is
+/// the whole list; None when the entry has neither.
+pub fn returned_members(entry: &SearchEntry, member_attribute: &str) -> (Vec<String>, Option<RangeEnd>) {
+    for (description, values) in &entry.attrs {
+        if description.eq_ignore_ascii_case(member_attribute) {
+            return (values.clone(), Some(RangeEnd::Last));
+        }
+        if let Some(end) = returned_range(description, member_attribute) {
+            return (values.clone(), Some(end));
+        }
+    }
+    (Vec::new(), None)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{RangeEnd, active_from_account_control, guid_string, member_range_request, returned_range};
+    use std::collections::HashMap;
+
+    use ldap3::SearchEntry;
+
+    use super::{
+        RangeEnd, active_from_account_control, guid_string, member_range_request, returned_members, returned_range,
+    };
 
     #[test]
     fn formats_object_guids_with_little_endian_leading_fields() {
@@ -94,5 +116,21 @@ mod tests {
         assert_eq!(returned_range("member", "member"), None);
         assert_eq!(returned_range("memberOf;range=0-*", "member"), None);
         assert_eq!(returned_range("member;range=0-x", "member"), None);
+    }
+
+    #[test]
+    fn finds_members_sent_whole_or_in_a_range() {
+        let entry = |description: &str| SearchEntry {
+            dn: "CN=Staff,DC=example,DC=com".into(),
+            attrs: HashMap::from([(description.to_owned(), vec!["CN=a".to_owned()])]),
+            bin_attrs: HashMap::new(),
+        };
+        assert_eq!(returned_members(&entry("member"), "member"), (vec!["CN=a".into()], Some(RangeEnd::Last)));
+        assert_eq!(
+            returned_members(&entry("member;range=0-1499"), "member"),
+            (vec!["CN=a".into()], Some(RangeEnd::At(1499)))
+        );
+        assert_eq!(returned_members(&entry("member;range=1500-*"), "member").1, Some(RangeEnd::Last));
+        assert_eq!(returned_members(&entry("cn"), "member"), (vec![], None));
     }
 }

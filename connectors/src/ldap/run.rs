@@ -167,11 +167,11 @@ impl Run<'_> {
 /// asked for range by range until one ends in `-*`, each starting after where the last one ended
 /// (the server may send fewer values than asked for).
 async fn all_members(ldap: &mut Ldap, config: &LdapConfig, entry: &SearchEntry) -> Result<Vec<String>, ConnectorError> {
-    let (mut members, mut end) = returned_members(entry);
+    let (mut members, mut end) = ad::returned_members(entry, MEMBER_ATTRIBUTE);
     while let Some(RangeEnd::At(high)) = end {
         let request = ad::member_range_request(MEMBER_ATTRIBUTE, high + 1);
         let next = read_entry(ldap, config, &entry.dn, vec![request]).await?;
-        let (more, next_end) = next.as_ref().map(returned_members).unwrap_or_default();
+        let (more, next_end) = next.map(|next| ad::returned_members(&next, MEMBER_ATTRIBUTE)).unwrap_or_default();
         if !matches!(next_end, Some(RangeEnd::Last))
             && !matches!(next_end, Some(RangeEnd::At(next_high)) if next_high > high)
         {
@@ -186,20 +186,6 @@ async fn all_members(ldap: &mut Ldap, config: &LdapConfig, entry: &SearchEntry) 
         end = next_end;
     }
     Ok(members)
-}
-
-/// The member values an entry carries and where their range ends: a plain `member` attribute is
-/// the whole list; None when there is no member attribute at all.
-fn returned_members(entry: &SearchEntry) -> (Vec<String>, Option<RangeEnd>) {
-    for (description, values) in &entry.attrs {
-        if description.eq_ignore_ascii_case(MEMBER_ATTRIBUTE) {
-            return (values.clone(), Some(RangeEnd::Last));
-        }
-        if let Some(end) = ad::returned_range(description, MEMBER_ATTRIBUTE) {
-            return (values.clone(), Some(end));
-        }
-    }
-    (Vec::new(), None)
 }
 
 /// What the root DSE says about the server.
