@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::Config;
 use crate::store::{Role, Store, StoreError};
+use crate::sync::csv::Actor;
 use crate::sync::run_claimed;
 
 #[derive(Debug, Parser)]
@@ -74,6 +75,59 @@ Results: GET /admin/v1/jobs/<id>, /admin/v1/jobs/<id>/result.csv and /errors.csv
         /// Print the CSV template and exit.
         #[arg(long, conflicts_with_all = ["file", "tenant", "missing", "dry_run", "wait"])]
         template: bool,
+    },
+    /// Configure directory connectors (LDAP, Active Directory) and run them.
+    #[command(subcommand)]
+    Connector(ConnectorCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConnectorCommand {
+    /// Create a connector from a JSON configuration file (see README, "LDAP and Active Directory").
+    #[command(
+        after_help = "Examples:\n  scimd connector create corp --tenant acme --kind ldap --config corp-ldap.json\n  \
+scimd connector create ad --tenant acme --kind ldap --config ad.json --missing keep\n\n\
+The bind password is never in the file: name it with bindPasswordEnv or bindPasswordFile."
+    )]
+    Create {
+        /// The connector's name, unique in the tenant; what it creates is managed by `connector:<name>`.
+        name: String,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, value_parser = ["ldap"])]
+        kind: String,
+        /// The JSON configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Users and groups gone from the source after a full run: deactivate (groups: delete), keep or delete.
+        #[arg(long, value_parser = ["deactivate", "keep", "delete"], default_value = "deactivate")]
+        missing: String,
+    },
+    /// List the tenant's connectors.
+    #[command(after_help = "Example:\n  scimd connector list --tenant acme")]
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Run a connector: incremental from its last cursor, or full (the first run always is).
+    #[command(
+        after_help = "Examples:\n  scimd connector run corp --tenant acme --wait\n  scimd connector run corp --tenant acme --full --dry-run --wait\n\n\
+Without --wait the run is queued for a running `scimd serve` on the same database.\n\
+History: GET /admin/v1/jobs?kind=connector_sync; outcomes: /admin/v1/jobs/<id>/result.csv and /errors.csv."
+    )]
+    Run {
+        name: String,
+        #[arg(long)]
+        tenant: String,
+        /// Read everything and apply the missing policy, not only what changed since the last run.
+        #[arg(long)]
+        full: bool,
+        /// Work out and record every outcome, but change nothing (the cursor stays too).
+        #[arg(long)]
+        dry_run: bool,
+        /// Run here, with progress, and print the summary.
+        #[arg(long)]
+        wait: bool,
     },
 }
 
@@ -163,6 +217,159 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             csv_sync(config, file, tenant, missing, dry_run, wait).await
         }
+        Command::Connector(command) => connector(config, command).await,
+    }
+}
+
+async fn tenant_named(store: &Store, name: &str) -> anyhow::Result<crate::store::Tenant> {
+    match store.tenant_by_name(name).await {
+        Err(StoreError::NotFound) => {
+            anyhow::bail!("no tenant named {name:?}: create it with `scimd tenant create {name}`")
+        }
+        other => Ok(other?),
+    }
+}
+
+fn jobs_for(config: Config, store: &Store) -> anyhow::Result<crate::sync::Jobs> {
+    let registry = std::sync::Arc::new(crate::serve::registry(&config)?);
+    Ok(crate::sync::Jobs {
+        store: store.clone(),
+        registry,
+        config: std::sync::Arc::new(config),
+        queued: Default::default(),
+    })
+}
+
+async fn connector(config: Config, command: ConnectorCommand) -> anyhow::Result<()> {
+    use crate::sync::connector::{RunRequest, check_settings, queue_run};
+    let store = open(&config).await?;
+    match command {
+        ConnectorCommand::Create { name, tenant, kind, config: file, missing } => {
+            let tenant = tenant_named(&store, &tenant).await?;
+            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let value: serde_json::Value =
+                serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
+            let stored = check_settings(&kind, &value, &missing)
+                .map_err(|e| anyhow::anyhow!("{}: {}", file.display(), e.message))?;
+            let settings =
+                crate::store::ConnectorSettings { name: &name, kind: &kind, config: &stored, missing_policy: &missing };
+            let created = match store.create_connector(&tenant.id, &settings).await {
+                Err(StoreError::Conflict(_)) => {
+                    anyhow::bail!("tenant {} has a connector named {name:?}; choose another name", tenant.name)
+                }
+                other => other?,
+            };
+            println!(
+                "created {} connector {} (id {}); run it with `scimd connector run {} --tenant {} --wait`",
+                created.kind, created.name, created.id, created.name, tenant.name
+            );
+            Ok(())
+        }
+        ConnectorCommand::List { tenant } => {
+            let tenant = tenant_named(&store, &tenant).await?;
+            for c in store.list_connectors(&tenant.id, None).await? {
+                println!(
+                    "{}\t{}\t{}\tmissing={}\tcursor={}",
+                    c.name,
+                    c.kind,
+                    c.id,
+                    c.missing_policy,
+                    c.cursor.as_deref().unwrap_or("-")
+                );
+            }
+            Ok(())
+        }
+        ConnectorCommand::Run { name, tenant, full, dry_run, wait } => {
+            let tenant = tenant_named(&store, &tenant).await?;
+            let Some(connector) = store.connector_by_name(&tenant.id, &name).await? else {
+                anyhow::bail!(
+                    "tenant {} has no connector named {name:?}; see `scimd connector list --tenant {}`",
+                    tenant.name,
+                    tenant.name
+                );
+            };
+            let jobs = jobs_for(config, &store)?;
+            let user = std::env::var("USER").unwrap_or_else(|_| "cli".to_owned());
+            let actor = Actor { trigger: "cli", token_id: None, name: Some(&user) };
+            let job = queue_run(&jobs, &RunRequest { connector: &connector, full, dry_run, actor }).await?;
+            if !wait {
+                println!(
+                    "queued {} run {} of {}; a running `scimd serve` on this database runs it.",
+                    if job.full_run { "full" } else { "incremental" },
+                    job.id,
+                    connector.name
+                );
+                println!("Follow it with GET /admin/v1/jobs/{}, or pass --wait to run it here.", job.id);
+                return Ok(());
+            }
+            let done = run_here(&jobs, &tenant.id, job).await?;
+            print_summary(&done, "records");
+            Ok(())
+        }
+    }
+}
+
+/// Claims a queued job and runs it in this process with a progress bar (a spinner when the
+/// total is unknown); the job as it ended.
+async fn run_here(
+    jobs: &crate::sync::Jobs,
+    tenant: &str,
+    job: crate::store::JobRow,
+) -> anyhow::Result<crate::store::JobRow> {
+    let store = &jobs.store;
+    let owner = format!("scimd-cli-{}", uuid::Uuid::new_v4());
+    let claimed = store.claim_job(Some(&job.id), &owner, jobs.config.sync.lease_seconds).await?;
+    let runner = claimed.map(|claimed| {
+        let (jobs, owner) = (jobs.clone(), owner.clone());
+        tokio::spawn(async move { run_claimed(&jobs.store, &jobs.registry, &jobs.config, claimed, &owner).await })
+    });
+    let bar = match job.total {
+        Some(total) => indicatif::ProgressBar::new(total.max(0) as u64).with_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} rows  {elapsed_precise}  eta {eta}")
+                .expect("a valid template"),
+        ),
+        None => indicatif::ProgressBar::new_spinner().with_style(
+            indicatif::ProgressStyle::with_template("{spinner} {pos} records  {elapsed_precise}")
+                .expect("a valid template"),
+        ),
+    };
+    loop {
+        let current = store.job(tenant, &job.id).await?.context("the job disappeared")?;
+        bar.set_position(current.processed.max(0) as u64);
+        bar.tick();
+        if current.is_done() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    bar.finish_and_clear();
+    if let Some(runner) = runner {
+        runner.await?;
+    }
+    store.job(tenant, &job.id).await?.context("the job disappeared")
+}
+
+fn print_summary(done: &crate::store::JobRow, unit: &str) {
+    println!(
+        "job {} {}{}: {} {unit}; created {}, updated {}, unchanged {}, deactivated {}, deleted {}, maintained {}; failed {}, not registered {}",
+        done.id,
+        done.status,
+        if done.dry_run { " (dry run: nothing changed)" } else { "" },
+        done.total.unwrap_or(done.processed),
+        done.created_count,
+        done.updated_count,
+        done.unchanged_count,
+        done.deactivated_count,
+        done.deleted_count,
+        done.maintained_count,
+        done.invalid_count,
+        done.not_registered_count
+    );
+    if let Some(error) = &done.error {
+        println!("error: {error}");
+    }
+    if done.invalid_count + done.not_registered_count > 0 {
+        println!("the failed records and their codes: GET /admin/v1/jobs/{}/errors.csv", done.id);
     }
 }
 
@@ -174,14 +381,9 @@ async fn csv_sync(
     dry_run: bool,
     wait: bool,
 ) -> anyhow::Result<()> {
-    use crate::sync::csv::{Actor, CsvRequest, check_file_name, check_lock, new_upload, queue};
+    use crate::sync::csv::{CsvRequest, check_file_name, check_lock, new_upload, queue};
     let store = open(&config).await?;
-    let tenant = match store.tenant_by_name(&tenant).await {
-        Err(StoreError::NotFound) => {
-            anyhow::bail!("no tenant named {tenant:?}: create it with `scimd tenant create {tenant}`")
-        }
-        other => other?,
-    };
+    let tenant = tenant_named(&store, &tenant).await?;
     let file_name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     check_file_name(&file_name)?;
     let size = std::fs::metadata(&file).with_context(|| format!("cannot read {}", file.display()))?.len();
@@ -192,13 +394,7 @@ async fn csv_sync(
             config.sync.csv_max_bytes
         );
     }
-    let registry = std::sync::Arc::new(crate::serve::registry(&config)?);
-    let jobs = crate::sync::Jobs {
-        store: store.clone(),
-        registry,
-        config: std::sync::Arc::new(config),
-        queued: Default::default(),
-    };
+    let jobs = jobs_for(config, &store)?;
     check_lock(&jobs, &tenant.id).await?;
     let (id, path) = new_upload(&jobs)?;
     if let Err(e) = std::fs::copy(&file, &path) {
@@ -218,50 +414,8 @@ async fn csv_sync(
         println!("Follow it with GET /admin/v1/jobs/{}, or pass --wait to run it here.", job.id);
         return Ok(());
     }
-    let owner = format!("scimd-cli-{}", uuid::Uuid::new_v4());
-    let claimed = store.claim_job(Some(&job.id), &owner, jobs.config.sync.lease_seconds).await?;
-    let runner = claimed.map(|claimed| {
-        let (jobs, owner) = (jobs.clone(), owner.clone());
-        tokio::spawn(async move { run_claimed(&jobs.store, &jobs.registry, &jobs.config, claimed, &owner).await })
-    });
-    let bar = indicatif::ProgressBar::new(job.total.unwrap_or(0).max(0) as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} rows  {elapsed_precise}  eta {eta}")
-            .expect("a valid template"),
-    );
-    let done = loop {
-        let current = store.job(&tenant.id, &job.id).await?.context("the job disappeared")?;
-        bar.set_position(current.processed.max(0) as u64);
-        if current.is_done() {
-            break current;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    };
-    bar.finish_and_clear();
-    if let Some(runner) = runner {
-        runner.await?;
-    }
-    let done = store.job(&tenant.id, &done.id).await?.unwrap_or(done);
-    println!(
-        "job {} {}{}: {} rows; created {}, updated {}, unchanged {}, deactivated {}, maintained {}; CSV errors {}, not registered {}",
-        done.id,
-        done.status,
-        if done.dry_run { " (dry run: nothing changed)" } else { "" },
-        done.total.unwrap_or(0),
-        done.created_count,
-        done.updated_count,
-        done.unchanged_count,
-        done.deactivated_count,
-        done.maintained_count,
-        done.invalid_count,
-        done.not_registered_count
-    );
-    if let Some(error) = &done.error {
-        println!("error: {error}");
-    }
-    if done.invalid_count + done.not_registered_count > 0 {
-        println!("the failed rows and their codes: GET /admin/v1/jobs/{}/errors.csv", done.id);
-    }
+    let done = run_here(&jobs, &tenant.id, job).await?;
+    print_summary(&done, "rows");
     Ok(())
 }
 

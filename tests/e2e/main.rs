@@ -14,6 +14,7 @@ mod entra;
 mod errors;
 mod filters;
 mod groups;
+mod ldap_sync;
 mod okta;
 mod operations;
 mod paging;

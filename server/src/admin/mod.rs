@@ -2,6 +2,7 @@
 //! `{"code", "name", "message"}` body of DESIGN.md §7 with the documented codes (2700–2715);
 //! `code` 0 marks errors the documentation has no number for.
 
+mod connectors;
 mod csv_sync;
 mod jobs;
 mod users;
@@ -29,6 +30,9 @@ pub fn routes() -> Router<AppState> {
         .route("/csv-sync/template", get(csv_sync::template))
         .route("/users/export.csv", get(users::export_csv))
         .route("/users/{id}/links/{connector}", delete(users::unlink))
+        .route("/connectors", get(connectors::list).post(connectors::create))
+        .route("/connectors/{id}", get(connectors::get).put(connectors::replace).delete(connectors::delete))
+        .route("/connectors/{id}/runs", post(connectors::run))
 }
 
 pub struct AdminError(pub JobError);

@@ -2,15 +2,45 @@
 //! is stored, queueing a run under the connector's lock, and opening its source for the engine.
 
 use scimd_connectors::Connector;
+use scimd_connectors::ldap::{LdapConfig, LdapSource};
+use serde_json::Value;
 
 use super::csv::Actor;
 use super::{JobError, Jobs, original_file};
 use crate::config::Config;
 use crate::store::{ConnectorRow, JobRow, NewJob};
 
+/// Kinds that can be configured through the admin API and the CLI.
+pub const CONFIGURABLE_KINDS: [&str; 1] = ["ldap"];
+
 /// The lock a connector's runs take: one at a time per connector.
 pub fn lock_key(connector_id: &str) -> String {
     format!("connector:{connector_id}")
+}
+
+pub fn invalid_config(message: impl Into<String>) -> JobError {
+    JobError::new(400, 0, "CONNECTOR_CONFIG_INVALID", message)
+}
+
+/// Checks a connector's kind, configuration and missing policy; the configuration as it is stored.
+pub fn check_settings(kind: &str, config: &Value, missing_policy: &str) -> Result<String, JobError> {
+    if !matches!(missing_policy, "deactivate" | "keep" | "delete") {
+        return Err(invalid_config(format!(
+            "missingPolicy {missing_policy:?} is not a policy; use deactivate, keep or delete"
+        )));
+    }
+    match kind {
+        "ldap" => {
+            LdapConfig::from_value(config.clone()).map_err(|e| invalid_config(e.to_string()))?;
+            Ok(config.to_string())
+        }
+        "csv" => Err(invalid_config(
+            "the CSV source is made by its first upload: POST /admin/v1/csv-sync or `scimd csv-sync`",
+        )),
+        other => Err(invalid_config(format!(
+            "kind {other:?} cannot be configured in this version; use one of {CONFIGURABLE_KINDS:?}"
+        ))),
+    }
 }
 
 /// A run of a configured connector.
@@ -60,6 +90,10 @@ pub async fn queue_run(jobs: &Jobs, request: &RunRequest<'_>) -> Result<JobRow, 
 pub fn open_source(config: &Config, connector: &ConnectorRow, job: &JobRow) -> Result<Box<dyn Connector>, String> {
     match connector.kind.as_str() {
         "csv" => super::csv::open_source(&original_file(config, &job.id)).map_err(|e| e.to_string()),
+        "ldap" => {
+            let config = LdapConfig::from_json(&connector.config).map_err(|e| e.to_string())?;
+            Ok(Box::new(LdapSource::new(config)))
+        }
         other => Err(format!("connectors of kind {other} cannot run in this version")),
     }
 }
