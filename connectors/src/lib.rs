@@ -17,7 +17,8 @@ pub enum RecordKind {
 /// One value the source owns: `path` is a SCIM attribute path the PATCH engine understands
 /// (`userName`, `name.formatted`, `emails[type eq "work"].value`); `name` is what reports call the
 /// field (CSV: `email`, `groupIdList`). Several fields may share a name (CSV's UserName sets both
-/// `displayName` and `name.formatted`).
+/// `displayName` and `name.formatted`). A null `value` says the source has no value: the engine
+/// removes what the path holds (for `attr[filter].value`, the whole element).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Field {
     pub name: String,

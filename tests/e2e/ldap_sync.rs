@@ -81,8 +81,11 @@ impl TestApp {
 
     async fn one(&self, path: &str, filter: &str) -> Value {
         // members.display is `returned: request`.
-        let attributes =
-            if path == "Groups" { "displayName,members,members.display" } else { "userName,displayName,emails,active" };
+        let attributes = if path == "Groups" {
+            "displayName,members,members.display"
+        } else {
+            "userName,displayName,emails,active,title"
+        };
         let reply = self.list(&format!("/{path}"), &[("filter", filter), ("attributes", attributes)]).await.expect(200);
         assert_eq!(reply.body["totalResults"], 1, "{filter}: {:#}", reply.body);
         reply.body["Resources"][0].clone()
@@ -128,7 +131,9 @@ both_databases! {
         tokio::time::sleep(Duration::from_millis(1100)).await;
         let mut ldap = admin_ldap(&slapd).await;
         let ben = format!("uid=ben,{PEOPLE}");
-        ldap.modify(&ben, vec![Mod::Replace("cn", HashSet::from(["Ben Lee-Park"]))]).await.unwrap().success().unwrap();
+        let no_title: HashSet<&str> = HashSet::new();
+        ldap.modify(&ben, vec![Mod::Replace("cn", HashSet::from(["Ben Lee-Park"])), Mod::Delete("title", no_title)])
+            .await.unwrap().success().unwrap();
         ldap.modify(&format!("cn=staff,{GROUPS}"), vec![Mod::Delete("member", HashSet::from([ben.as_str()]))])
             .await.unwrap().success().unwrap();
         ldap.delete(&format!("uid=cho,{PEOPLE}")).await.unwrap().success().unwrap();
@@ -136,7 +141,10 @@ both_databases! {
         let job = app.run_connector(&id, json!({})).await;
         assert_eq!((job["status"].as_str(), job["fullRun"].as_bool()), (Some("completed"), Some(false)), "{job:#}");
         assert_eq!(job["deactivatedCount"], 0, "an incremental run finds no deletions on OpenLDAP: {job:#}");
-        assert_eq!(app.one("Users", r#"userName eq "ben""#).await["displayName"], "Ben Lee-Park");
+        let ben = app.one("Users", r#"userName eq "ben""#).await;
+        assert_eq!(ben["displayName"], "Ben Lee-Park");
+        assert_eq!(ben.get("title"), None, "a value removed in the directory is removed here: {ben:#}");
+        assert_eq!(app.one("Users", r#"userName eq "ana""#).await["title"], "Engineer");
         let staff = app.one("Groups", r#"displayName eq "staff""#).await;
         assert_eq!(member_names(&staff), [pair("Ana Kim", "User")]);
 

@@ -117,9 +117,11 @@ impl<'c> EntryReader<'c> {
             } else {
                 values(entry, attribute).first().map(|value| field_value(path, attribute, value))
             };
-            let Some(value) = value else { continue };
+            // No value: the engine clears what the path holds, so a value removed here goes there too.
+            let value = value.unwrap_or(Value::Null);
+            let has_value = !value.is_null();
             fields.push(Field { name: attribute.to_owned(), path: path.to_owned(), value });
-            if path == EMAIL_VALUE_PATH {
+            if path == EMAIL_VALUE_PATH && has_value {
                 fields.push(Field {
                     name: attribute.to_owned(),
                     path: EMAIL_PRIMARY_PATH.to_owned(),
@@ -174,7 +176,7 @@ mod tests {
     use std::collections::HashMap;
 
     use ldap3::SearchEntry;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::{EntryReader, strip_unique_id};
     use crate::ldap::LdapConfig;
@@ -227,10 +229,14 @@ mod tests {
             [
                 ("uid", "userName", json!("ana")),
                 ("cn", "displayName", json!("Ana Kim")),
+                ("givenName", "name.givenName", Value::Null),
                 ("sn", "name.familyName", json!("Kim")),
                 ("mail", r#"emails[type eq "work"].value"#, json!("ana@example.com")),
                 ("mail", r#"emails[type eq "work"].primary"#, json!(true)),
-            ]
+                ("title", "title", Value::Null),
+                ("telephoneNumber", r#"phoneNumbers[type eq "work"].value"#, Value::Null),
+            ],
+            "attributes the entry lacks are null, so the engine clears them"
         );
         assert_eq!(
             record.correlate,

@@ -45,7 +45,8 @@ async fn reads_users_then_groups_with_mapped_fields_and_members() {
     assert_eq!(field(ana, "title"), Some(&json!("Engineer")));
     assert_eq!(ana.correlate, [Correlation::Email("ana@example.com".into()), Correlation::UserName("ana".into())]);
     let report_names: Vec<&str> = ana.fields.iter().map(|field| field.name.as_str()).collect();
-    assert_eq!(report_names, ["uid", "cn", "givenName", "sn", "mail", "mail", "title"]);
+    assert_eq!(report_names, ["uid", "cn", "givenName", "sn", "mail", "mail", "title", "telephoneNumber"]);
+    assert_eq!(field(ana, r#"phoneNumbers[type eq "work"].value"#), Some(&json!(null)), "no phone: cleared");
 
     let groups = records(&items, RecordKind::Group);
     let members_of = |cn: &str| {

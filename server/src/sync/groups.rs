@@ -7,13 +7,12 @@
 use std::collections::{HashMap, HashSet};
 
 use scimd_connectors::{Correlation, MemberRef, Record, RecordKind, SourceItem};
-use scimd_schemas::patch::{PatchOp, PatchOpKind, apply_patch};
 use scimd_schemas::resource::prepare_write;
 use scimd_schemas::schema::ResourceSchema;
 use serde_json::{Value, json};
 
 use super::engine::{EngineError, Run};
-use super::plan::{Writer, fingerprint};
+use super::plan::{Writer, apply_ops, field_op, fingerprint};
 use crate::store::{
     GroupKeyColumn, GroupPlan, LinkAction, LinkBy, LinkMark, LinkWrite, Outcome, PlannedWrite, StoreError, SyncGroup,
     new_id,
@@ -80,10 +79,9 @@ fn apply_fields(schema: &ResourceSchema, current: &Value, record: &Record) -> Re
     let mut doc = current.clone();
     let mut changed = Vec::new();
     for field in &record.fields {
-        let op = PatchOp { op: PatchOpKind::Add, path: Some(field.path.clone()), value: Some(field.value.clone()) };
-        let patched = apply_patch(schema, &doc, &[op]).map_err(|e| e.detail)?;
-        if patched.doc != doc {
-            doc = patched.doc;
+        let patched = apply_ops(schema, &doc, &[field_op(field)]).map_err(|e| e.detail)?;
+        if patched != doc {
+            doc = patched;
             if !changed.contains(&field.name) {
                 changed.push(field.name.clone());
             }

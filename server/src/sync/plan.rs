@@ -4,7 +4,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use scimd_connectors::{Correlation, GroupRef, Origin, Record, Rejected};
+use scimd_connectors::{Correlation, Field, GroupRef, Origin, Record, Rejected};
+use scimd_schemas::error::{ScimResult, ScimType};
 use scimd_schemas::patch::{PatchOp, PatchOpKind, apply_patch};
 use scimd_schemas::resource::prepare_write;
 use scimd_schemas::schema::ResourceSchema;
@@ -161,11 +162,33 @@ pub fn plan_user(
 
 fn ops_of<'r>(record: &'r Record, name: &str) -> impl Iterator<Item = PatchOp> + 'r {
     let name = name.to_owned();
-    record.fields.iter().filter(move |f| f.name == name).map(|f| PatchOp {
-        op: PatchOpKind::Add,
-        path: Some(f.path.clone()),
-        value: Some(f.value.clone()),
-    })
+    record.fields.iter().filter(move |f| f.name == name).map(field_op)
+}
+
+/// The PATCH operation that sets a field; a null value (the source has none) removes what the
+/// path holds, and for `attr[filter].value` the whole element, not a typeless leftover.
+pub(super) fn field_op(field: &Field) -> PatchOp {
+    if field.value.is_null() {
+        let path = field.path.strip_suffix(".value").filter(|p| p.ends_with(']')).unwrap_or(&field.path);
+        return PatchOp { op: PatchOpKind::Remove, path: Some(path.to_owned()), value: None };
+    }
+    PatchOp { op: PatchOpKind::Add, path: Some(field.path.clone()), value: Some(field.value.clone()) }
+}
+
+/// `doc` with `ops` applied; removing what is already gone changes nothing.
+pub(super) fn apply_ops(schema: &ResourceSchema, doc: &Value, ops: &[PatchOp]) -> ScimResult<Value> {
+    if ops.iter().all(|op| op.op != PatchOpKind::Remove) {
+        return apply_patch(schema, doc, ops).map(|outcome| outcome.doc);
+    }
+    let mut doc = doc.clone();
+    for op in ops {
+        match apply_patch(schema, &doc, std::slice::from_ref(op)) {
+            Ok(outcome) => doc = outcome.doc,
+            Err(e) if op.op == PatchOpKind::Remove && e.scim_type == Some(ScimType::NoTarget) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(doc)
 }
 
 /// Field names in first-seen order.
@@ -190,9 +213,8 @@ fn plan_create(
     let key = Some(record.key.as_str());
     let ops: Vec<PatchOp> = field_names(record).into_iter().flat_map(|name| ops_of(record, name)).collect();
     let empty = json!({ "schemas": [schema.core.id] });
-    let doc = apply_patch(schema, &empty, &ops)
-        .and_then(|outcome| prepare_write(schema, outcome.doc, None))
-        .map(|prepared| prepared.doc);
+    let doc =
+        apply_ops(schema, &empty, &ops).and_then(|doc| prepare_write(schema, doc, None)).map(|prepared| prepared.doc);
     let doc = match doc {
         Ok(doc) => doc,
         Err(e) => return failed(seq, "FAILED", None, origin, key, format!("INVALID_VALUE ({})", e.detail)),
@@ -329,12 +351,12 @@ fn diff_fields<'r>(
     // Most records of a resync change nothing: one patch of all fields tells, and only a record
     // that changes is patched field by field to name what changed.
     let all: Vec<PatchOp> = field_names(record).into_iter().flat_map(|name| ops_of(record, name)).collect();
-    let unchanged = apply_patch(schema, &doc, &all).is_ok_and(|outcome| outcome.doc == doc);
+    let unchanged = apply_ops(schema, &doc, &all).is_ok_and(|patched| patched == doc);
     for name in field_names(record).into_iter().filter(|_| !unchanged) {
         let ops: Vec<PatchOp> = ops_of(record, name).collect();
-        match apply_patch(schema, &doc, &ops) {
-            Ok(outcome) if outcome.doc != doc => {
-                doc = outcome.doc;
+        match apply_ops(schema, &doc, &ops) {
+            Ok(patched) if patched != doc => {
+                doc = patched;
                 changed.push(name);
             }
             Ok(_) => {}
