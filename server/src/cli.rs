@@ -85,8 +85,8 @@ Results: GET /admin/v1/jobs/<id>, /admin/v1/jobs/<id>/result.csv and /errors.csv
 pub enum ConnectorCommand {
     /// Create a connector from a JSON configuration file (see README, "LDAP and Active Directory").
     #[command(
-        after_help = "Examples:\n  scimd connector create corp --tenant acme --kind ldap --config corp-ldap.json\n  \
-scimd connector create ad --tenant acme --kind ldap --config ad.json --missing keep\n\n\
+        after_help = "Examples:\n  scimd connector create corp --tenant acme --kind ldap --settings corp-ldap.json\n  \
+scimd connector create ad --tenant acme --kind ldap --settings ad.json --missing keep\n\n\
 The bind password is never in the file: name it with bindPasswordEnv or bindPasswordFile."
     )]
     Create {
@@ -96,9 +96,9 @@ The bind password is never in the file: name it with bindPasswordEnv or bindPass
         tenant: String,
         #[arg(long, value_parser = ["ldap"])]
         kind: String,
-        /// The JSON configuration file.
+        /// The connector's JSON configuration file (`--config` is scimd's own scimd.toml).
         #[arg(long, value_name = "FILE")]
-        config: PathBuf,
+        settings: PathBuf,
         /// Users and groups gone from the source after a full run: deactivate (groups: delete), keep or delete.
         #[arg(long, value_parser = ["deactivate", "keep", "delete"], default_value = "deactivate")]
         missing: String,
@@ -244,7 +244,7 @@ async fn connector(config: Config, command: ConnectorCommand) -> anyhow::Result<
     use crate::sync::connector::{RunRequest, check_settings, queue_run};
     let store = open(&config).await?;
     match command {
-        ConnectorCommand::Create { name, tenant, kind, config: file, missing } => {
+        ConnectorCommand::Create { name, tenant, kind, settings: file, missing } => {
             let tenant = tenant_named(&store, &tenant).await?;
             let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let value: serde_json::Value =

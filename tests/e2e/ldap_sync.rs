@@ -205,3 +205,48 @@ both_databases! {
         app.send(app.admin(Method::GET, &format!("/connectors/{id}"))).await.expect(404);
     }
 }
+
+/// The CLI: a connector created from a file, listed, and run here with `--wait`.
+#[test]
+fn the_cli_creates_lists_and_runs_a_connector() {
+    use std::process::Command;
+    let Some(slapd) = Slapd::start(&directory()) else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let scimd = |args: &[&str]| {
+        let output = Command::new(&*crate::fixture::scimd_binary())
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("SCIMD_DATABASE_URL")
+            .env("LDAP_READER_PASSWORD", "reader")
+            .output()
+            .expect("scimd runs");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "scimd {args:?}: {text}");
+        text
+    };
+    scimd(&["tenant", "create", "acme"]);
+    let mut config = connector_body(&slapd, "reader")["config"].clone();
+    config.as_object_mut().unwrap().remove("bindPasswordFile");
+    config["bindPasswordEnv"] = json!("LDAP_READER_PASSWORD");
+    let file = dir.path().join("corp.json");
+    std::fs::write(&file, config.to_string()).unwrap();
+    let created = scimd(&[
+        "connector",
+        "create",
+        "corp",
+        "--tenant",
+        "acme",
+        "--kind",
+        "ldap",
+        "--settings",
+        file.to_str().unwrap(),
+    ]);
+    assert!(created.contains("created ldap connector corp"), "{created}");
+    assert!(scimd(&["connector", "list", "--tenant", "acme"]).starts_with("corp\tldap\t"));
+    let run = scimd(&["connector", "run", "corp", "--tenant", "acme", "--wait"]);
+    assert!(run.contains("completed: 5 records; created 5"), "{run}");
+    let listed = scimd(&["connector", "list", "--tenant", "acme"]);
+    assert!(listed.contains("cursor={\"modifyTimestamp\""), "the run's cursor is stored: {listed}");
+    let help = scimd(&["connector", "run", "--help"]);
+    assert!(help.contains("Examples:") && help.contains("--full"), "{help}");
+}
