@@ -38,7 +38,7 @@ trap cleanup EXIT
 GEN="$ROOT/target/release/examples/gen_csv"
 if [[ -z "${SCIMD_BIN:-}" || ! -x "$GEN" ]]; then
   log "building scimd and gen_csv (release)"
-  (cd "$ROOT" && cargo build --release --quiet -p scimd -p scimd-connectors --examples)
+  (cd "$ROOT" && cargo build --release --quiet -p scimd -p scimd-connectors --bins --examples)
 fi
 
 log "writing $ROWS rows"

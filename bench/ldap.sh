@@ -39,7 +39,7 @@ trap cleanup EXIT
 GEN="$ROOT/target/release/examples/gen_ldif"
 if [[ -z "${SCIMD_BIN:-}" || ! -x "$GEN" ]]; then
   log "building scimd and gen_ldif (release)"
-  (cd "$ROOT" && cargo build --release --quiet -p scimd -p scimd-connectors --examples)
+  (cd "$ROOT" && cargo build --release --quiet -p scimd -p scimd-connectors --bins --examples)
 fi
 
 log "writing $USERS users and $GROUPS_N groups"
