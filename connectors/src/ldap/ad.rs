@@ -3,6 +3,9 @@
 
 use ldap3::SearchEntry;
 
+/// The key attribute of the Active Directory flavour: 16 bytes, never text.
+pub const OBJECT_GUID: &str = "objectGUID";
+
 /// The show-deleted control: searches with it also find tombstones under `CN=Deleted Objects`.
 pub const SHOW_DELETED_OID: &str = "1.2.840.113556.1.4.417";
 
@@ -37,7 +40,7 @@ pub fn member_range_request(member_attribute: &str, low: u64) -> String {
     format!("{member_attribute};range={low}-{}", low + MEMBER_RANGE_STEP - 1)
 }
 
-/// Where a returned attribute description such as `member;range=1500-2999` leaves off.
+/// Where a returned range of member values leaves off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RangeEnd {
     /// `…-*`: these were the last values.
@@ -46,9 +49,32 @@ pub enum RangeEnd {
     At(u64),
 }
 
+/// The range a response's `member;range=low-high` (or `low-*`) covers; a plain `member` is the
+/// whole list, `0-*`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemberRange {
+    pub low: u64,
+    pub end: RangeEnd,
+}
+
+const WHOLE_LIST: MemberRange = MemberRange { low: 0, end: RangeEnd::Last };
+
+impl MemberRange {
+    /// Whether this range, holding `count` values, carries on a list read up to `low`: it starts
+    /// there and, unless it is the last, holds every value it spans. Anything else would make a
+    /// member list that silently skips or repeats members.
+    pub fn continues_at(&self, low: u64, count: usize) -> bool {
+        self.low == low
+            && match self.end {
+                RangeEnd::Last => true,
+                RangeEnd::At(high) => high.checked_sub(low).and_then(|span| span.checked_add(1)) == Some(count as u64),
+            }
+    }
+}
+
 /// The range of a returned attribute description, when it is `attribute;range=low-high` for
 /// `member_attribute` (the name compared case-insensitively); None for any other description.
-pub fn returned_range(description: &str, member_attribute: &str) -> Option<RangeEnd> {
+pub fn returned_range(description: &str, member_attribute: &str) -> Option<MemberRange> {
     let (name, options) = description.split_once(';')?;
     if !name.eq_ignore_ascii_case(member_attribute) {
         return None;
@@ -57,22 +83,22 @@ pub fn returned_range(description: &str, member_attribute: &str) -> Option<Range
         let (key, value) = option.split_once('=')?;
         key.eq_ignore_ascii_case("range").then_some(value)
     })?;
-    let (_, high) = range.split_once('-')?;
-    if high == "*" { Some(RangeEnd::Last) } else { high.parse().ok().map(RangeEnd::At) }
+    let (low, high) = range.split_once('-')?;
+    let end = if high == "*" { RangeEnd::Last } else { RangeEnd::At(high.parse().ok()?) };
+    Some(MemberRange { low: low.parse().ok()?, end })
 }
 
-/// The member values an entry carries and where their range ends: a plain `member_attribute` is
+/// The member values an entry carries and the range they cover: a plain `member_attribute` is
 /// the whole list; None when the entry has neither.
-pub fn returned_members(entry: &SearchEntry, member_attribute: &str) -> (Vec<String>, Option<RangeEnd>) {
-    for (description, values) in &entry.attrs {
-        if description.eq_ignore_ascii_case(member_attribute) {
-            return (values.clone(), Some(RangeEnd::Last));
-        }
-        if let Some(end) = returned_range(description, member_attribute) {
-            return (values.clone(), Some(end));
-        }
-    }
-    (Vec::new(), None)
+pub fn returned_members(entry: &SearchEntry, member_attribute: &str) -> Option<(Vec<String>, MemberRange)> {
+    entry.attrs.iter().find_map(|(description, values)| {
+        let range = if description.eq_ignore_ascii_case(member_attribute) {
+            Some(WHOLE_LIST)
+        } else {
+            returned_range(description, member_attribute)
+        };
+        range.map(|range| (values.clone(), range))
+    })
 }
 
 #[cfg(test)]
@@ -82,8 +108,13 @@ mod tests {
     use ldap3::SearchEntry;
 
     use super::{
-        RangeEnd, active_from_account_control, guid_string, member_range_request, returned_members, returned_range,
+        MemberRange, RangeEnd, active_from_account_control, guid_string, member_range_request, returned_members,
+        returned_range,
     };
+
+    fn range(low: u64, end: RangeEnd) -> MemberRange {
+        MemberRange { low, end }
+    }
 
     #[test]
     fn formats_object_guids_with_little_endian_leading_fields() {
@@ -110,12 +141,13 @@ mod tests {
 
     #[test]
     fn reads_where_a_returned_range_ends() {
-        assert_eq!(returned_range("member;range=0-1499", "member"), Some(RangeEnd::At(1499)));
-        assert_eq!(returned_range("Member;Range=1500-*", "member"), Some(RangeEnd::Last));
-        assert_eq!(returned_range("member;range=0-999", "member"), Some(RangeEnd::At(999)));
+        assert_eq!(returned_range("member;range=0-1499", "member"), Some(range(0, RangeEnd::At(1499))));
+        assert_eq!(returned_range("Member;Range=1500-*", "member"), Some(range(1500, RangeEnd::Last)));
+        assert_eq!(returned_range("member;range=1000-1999", "member"), Some(range(1000, RangeEnd::At(1999))));
         assert_eq!(returned_range("member", "member"), None);
         assert_eq!(returned_range("memberOf;range=0-*", "member"), None);
         assert_eq!(returned_range("member;range=0-x", "member"), None);
+        assert_eq!(returned_range("member;range=x-9", "member"), None);
     }
 
     #[test]
@@ -125,12 +157,23 @@ mod tests {
             attrs: HashMap::from([(description.to_owned(), vec!["CN=a".to_owned()])]),
             bin_attrs: HashMap::new(),
         };
-        assert_eq!(returned_members(&entry("member"), "member"), (vec!["CN=a".into()], Some(RangeEnd::Last)));
+        assert_eq!(returned_members(&entry("member"), "member"), Some((vec!["CN=a".into()], range(0, RangeEnd::Last))));
         assert_eq!(
             returned_members(&entry("member;range=0-1499"), "member"),
-            (vec!["CN=a".into()], Some(RangeEnd::At(1499)))
+            Some((vec!["CN=a".into()], range(0, RangeEnd::At(1499))))
         );
-        assert_eq!(returned_members(&entry("member;range=1500-*"), "member").1, Some(RangeEnd::Last));
-        assert_eq!(returned_members(&entry("cn"), "member"), (vec![], None));
+        assert_eq!(returned_members(&entry("member;range=1500-*"), "member").unwrap().1, range(1500, RangeEnd::Last));
+        assert_eq!(returned_members(&entry("cn"), "member"), None);
+    }
+
+    #[test]
+    fn a_range_continues_a_list_only_where_it_left_off_and_whole() {
+        assert!(range(1500, RangeEnd::At(2999)).continues_at(1500, 1500));
+        assert!(range(1500, RangeEnd::At(2499)).continues_at(1500, 1000), "a smaller step than asked");
+        assert!(range(1500, RangeEnd::Last).continues_at(1500, 7));
+        assert!(!range(0, RangeEnd::At(1499)).continues_at(1500, 1500), "the first range again");
+        assert!(!range(1500, RangeEnd::At(2999)).continues_at(1500, 1499), "a value missing");
+        assert!(!range(0, RangeEnd::Last).continues_at(1500, 3000), "the whole list again");
+        assert!(!range(1500, RangeEnd::At(1400)).continues_at(1500, 0));
     }
 }

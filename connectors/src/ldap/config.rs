@@ -258,7 +258,7 @@ impl PasswordSource {
 fn default_key_attribute(flavor: Flavor) -> &'static str {
     match flavor {
         Flavor::OpenLdap => "entryUUID",
-        Flavor::ActiveDirectory => "objectGUID",
+        Flavor::ActiveDirectory => super::ad::OBJECT_GUID,
     }
 }
 

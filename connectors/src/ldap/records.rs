@@ -99,14 +99,18 @@ impl<'c> EntryReader<'c> {
         })
     }
 
-    /// The key attribute's value: an objectGUID in its canonical text, anything else as it is.
+    /// The key attribute's value: an objectGUID (or another binary key) in a GUID's canonical
+    /// text, anything else as it is.
     pub(super) fn key(&self, entry: &SearchEntry) -> Option<String> {
         let attribute = &self.config.key_attribute;
-        if let Some(value) = values(entry, attribute).first() {
-            return Some(value.clone());
+        let text = values(entry, attribute).first();
+        let binary = || entry.bin_attrs.iter().find(|(name, _)| name.eq_ignore_ascii_case(attribute))?.1.first();
+        if attribute.eq_ignore_ascii_case(ad::OBJECT_GUID) {
+            // ldap3 hands a binary value over as text when its bytes happen to be valid UTF-8.
+            let bytes = text.map(String::as_bytes).or_else(|| binary().map(Vec::as_slice))?;
+            return ad::guid_string(bytes);
         }
-        let bytes = entry.bin_attrs.iter().find(|(name, _)| name.eq_ignore_ascii_case(attribute))?.1.first()?;
-        ad::guid_string(bytes)
+        text.cloned().or_else(|| ad::guid_string(binary()?))
     }
 
     fn fields(&self, entry: &SearchEntry, mapping: &Mapping, key: Option<&str>) -> Vec<Field> {
@@ -258,6 +262,14 @@ mod tests {
         assert_eq!(record.name.as_deref(), Some("cn=kim\\, ana,ou=staff,dc=example,dc=com"));
         let active = record.fields.iter().find(|f| f.path == "active").unwrap();
         assert_eq!((active.name.as_str(), &active.value), ("userAccountControl", &json!(false)));
+    }
+
+    #[test]
+    fn an_object_guid_whose_bytes_are_valid_utf8_is_still_a_guid() {
+        let config = config("activeDirectory");
+        let user = entry("CN=a,DC=x", &[("objectGUID", &["ABCDEFGHIJKLMNOP"]), ("userPrincipalName", &["a@x"])], &[]);
+        let record = record(EntryReader::new(&config).user_item(&user));
+        assert_eq!(record.key, "44434241-4645-4847-494a-4b4c4d4e4f50");
     }
 
     #[test]

@@ -165,27 +165,36 @@ impl Run<'_> {
 
 /// A group's `member` values. OpenLDAP sends them all; AD sends them in ranges, so the rest are
 /// asked for range by range until one ends in `-*`, each starting after where the last one ended
-/// (the server may send fewer values than asked for).
+/// (the server may send fewer values than asked for). A list that stops short is an error, never
+/// a shorter list: the engine would remove the missing memberships.
 async fn all_members(ldap: &mut Ldap, config: &LdapConfig, entry: &SearchEntry) -> Result<Vec<String>, ConnectorError> {
-    let (mut members, mut end) = ad::returned_members(entry, MEMBER_ATTRIBUTE);
-    while let Some(RangeEnd::At(high)) = end {
+    let Some((mut members, mut range)) = ad::returned_members(entry, MEMBER_ATTRIBUTE) else {
+        return Ok(Vec::new());
+    };
+    if !range.continues_at(0, members.len()) {
+        return Err(members_cut_short(entry, 0));
+    }
+    while let RangeEnd::At(high) = range.end {
         let request = ad::member_range_request(MEMBER_ATTRIBUTE, high + 1);
         let next = read_entry(ldap, config, &entry.dn, vec![request]).await?;
-        let (more, next_end) = next.map(|next| ad::returned_members(&next, MEMBER_ATTRIBUTE)).unwrap_or_default();
-        if !matches!(next_end, Some(RangeEnd::Last))
-            && !matches!(next_end, Some(RangeEnd::At(next_high)) if next_high > high)
-        {
-            return Err(ConnectorError::Source(format!(
-                "the members of {} stopped after {} values: the server sent no further range; the group may have \
-                 changed during the read, run again",
-                entry.dn,
-                members.len()
-            )));
+        let next = next.and_then(|next| ad::returned_members(&next, MEMBER_ATTRIBUTE));
+        match next {
+            Some((more, next_range)) if next_range.continues_at(high + 1, more.len()) => {
+                members.extend(more);
+                range = next_range;
+            }
+            _ => return Err(members_cut_short(entry, members.len())),
         }
-        members.extend(more);
-        end = next_end;
     }
     Ok(members)
+}
+
+fn members_cut_short(entry: &SearchEntry, read: usize) -> ConnectorError {
+    ConnectorError::Source(format!(
+        "the members of {} stopped after {read} values: the server sent no range continuing them; the group may \
+         have changed during the read, run again",
+        entry.dn
+    ))
 }
 
 /// What the root DSE says about the server.

@@ -1,8 +1,8 @@
 use scimd_connectors::ldap::LdapSource;
-use scimd_connectors::{Connector, Correlation, MemberRef, RecordKind, SourceItem};
+use scimd_connectors::{Connector, Correlation, MemberRef, RecordKind};
 use serde_json::json;
 
-use crate::support::{Slapd, field, group_ldif, read_all, reader_config, records, user_dn, user_ldif};
+use crate::support::{Slapd, field, group_ldif, read_all, reader_config, record_kinds, records, user_dn, user_ldif};
 
 fn directory() -> String {
     [
@@ -24,13 +24,7 @@ async fn reads_users_then_groups_with_mapped_fields_and_members() {
 
     let items = read_all(&mut source, None).await.unwrap();
 
-    let kinds: Vec<RecordKind> = items
-        .iter()
-        .map(|item| match item {
-            SourceItem::Record(record) => record.kind,
-            other => panic!("expected records only, got {other:?}"),
-        })
-        .collect();
+    let kinds = record_kinds(&items);
     assert_eq!(kinds, [[RecordKind::User; 3].as_slice(), &[RecordKind::Group; 3]].concat());
 
     let users = records(&items, RecordKind::User);

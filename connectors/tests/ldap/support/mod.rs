@@ -1,8 +1,11 @@
-//! The fixture: a slapd per test, LDIF for its entries, and reads through the connector.
+//! The fixtures: a slapd per test with LDIF for its entries, one Samba AD domain controller shared
+//! by the tests, an in-process fake AD, and reads through the connector.
 
+pub mod fake_ad;
+pub mod samba_ad;
 pub mod slapd;
 
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use ldap3::{Ldap, LdapConnAsync};
 use scimd_connectors::ldap::{LdapConfig, LdapSource};
 use scimd_connectors::{Connector, ConnectorError, Record, RecordKind, SourceItem};
@@ -63,12 +66,36 @@ pub async fn read_all(source: &mut LdapSource, cursor: Option<&str>) -> Result<V
     source.read(cursor).try_collect().await
 }
 
+/// A read that must fail: the items yielded before the error, and the error.
+pub async fn read_until_error(source: &mut LdapSource) -> (Vec<SourceItem>, ConnectorError) {
+    let mut items = Vec::new();
+    let mut stream = source.read(None);
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(item) => items.push(item),
+            Err(error) => return (items, error),
+        }
+    }
+    panic!("the read ended without an error after {} items", items.len())
+}
+
 pub fn records(items: &[SourceItem], kind: RecordKind) -> Vec<&Record> {
     items
         .iter()
         .filter_map(|item| match item {
             SourceItem::Record(record) if record.kind == kind => Some(record),
             _ => None,
+        })
+        .collect()
+}
+
+/// The kind of each item, in order; the items must all be records.
+pub fn record_kinds(items: &[SourceItem]) -> Vec<RecordKind> {
+    items
+        .iter()
+        .map(|item| match item {
+            SourceItem::Record(record) => record.kind,
+            other => panic!("expected records only, got {other:?}"),
         })
         .collect()
 }
