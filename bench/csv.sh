@@ -63,8 +63,8 @@ for target in "${TARGETS[@]}"; do
       -d "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:Group\"],\"displayName\":\"$name\"}" \
       "$BASE/scim/v2/Groups"
   done
-  read -r first first_status < <(sync_once)
-  read -r second second_status < <(sync_once)
+  read -r first first_status _ < <(sync_once)
+  read -r second second_status _ < <(sync_once)
   [[ "$first_status" == completed && "$second_status" == completed ]] \
     || { log "jobs ended $first_status, $second_status"; exit 1; }
   echo "| $target | $ROWS | $GROUPS_N | ${first} s | ${second} s | $(server_rss) |"

@@ -75,14 +75,15 @@ for target in "${TARGETS[@]}"; do
              users: {base: "ou=people,dc=example,dc=com"}, groups: {base: "ou=groups,dc=example,dc=com"}}}')"
   connector="$(curl -sf -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' -d "$body" \
     "$BASE/admin/v1/connectors" | jq -r .id)"
-  read -r full full_status < <(run_connector "$connector" '{"full": true}')
-  read -r again again_status < <(run_connector "$connector" '{"full": true}')
+  read -r full full_status _ < <(run_connector "$connector" '{"full": true}')
+  read -r again again_status _ < <(run_connector "$connector" '{"full": true}')
   # modifyTimestamp counts whole seconds and a cursor reads its own second again: let it pass.
   sleep 1.1
   change_users
-  read -r incremental inc_status < <(run_connector "$connector" '{}')
+  read -r incremental inc_status updated < <(run_connector "$connector" '{}')
   [[ "$full_status $again_status $inc_status" == "completed completed completed" ]] \
     || { log "jobs ended $full_status, $again_status, $inc_status"; exit 1; }
+  (( updated == CHANGES )) || { log "the incremental run updated $updated users, not $CHANGES"; exit 1; }
   echo "| $target | $USERS | $GROUPS_N ($BIG) | ${full} s | ${again} s | ${incremental} s | $(server_rss) |"
   stop_server
 done

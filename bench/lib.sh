@@ -47,8 +47,8 @@ server_rss() {
   awk '$1 == "VmHWM:" { printf "%d MiB", $2 / 1024 }' "/proc/$SERVER_PID/status"
 }
 
-# Waits for job `$1` to end; prints "seconds status" with the seconds from `$2` (date +%s.%N) to
-# the job's `finished`. Polling is slow on purpose: each poll takes CPU from the server measured.
+# Waits for job `$1` to end; prints "seconds status updated" with the seconds from `$2`
+# (date +%s.%N) to the job's `finished`, and the records it updated. Polling is slow on purpose: each poll takes CPU from the server measured.
 wait_job() {
   local job="$1" start="$2" reply status
   while :; do
@@ -58,5 +58,5 @@ wait_job() {
     [[ "$status" == pending || "$status" == running ]] || break
   done
   [[ "$status" == completed ]] || echo "job $job: $(jq -c '{status, error, invalidCount, notRegisteredCount}' <<<"$reply")" >&2
-  echo "$(echo "$(date -d "$(jq -r .finished <<<"$reply")" +%s.%N) - $start" | bc) $status"
+  echo "$(echo "$(date -d "$(jq -r .finished <<<"$reply")" +%s.%N) - $start" | bc) $status $(jq -r .updatedCount <<<"$reply")"
 }
