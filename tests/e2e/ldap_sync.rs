@@ -55,7 +55,9 @@ fn connector_body(slapd: &Slapd, password: &str) -> Value {
         "kind": "ldap",
         "missingPolicy": "deactivate",
         "config": {
-            "url": slapd.url,
+            // Over TLS, as production directories are read.
+            "url": slapd.ldaps_url(),
+            "tlsCaFile": slapd.ca_file(),
             "bindDn": "cn=reader,dc=example,dc=com",
             "bindPasswordFile": password_file,
             "users": { "base": PEOPLE },

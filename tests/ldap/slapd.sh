@@ -2,6 +2,8 @@
 # A throwaway OpenLDAP for tests and benchmarks; everything it writes stays in DIR.
 #
 #   slapd.sh start DIR [LDIF...]   configure, load the LDIF files, start; prints the ldap:// URL
+#                                  (StartTLS offered); DIR/ldaps-url holds the ldaps:// URL and
+#                                  DIR/tls/ca.pem the CA of the certificate both present
 #   slapd.sh stop DIR              stop the instance started in DIR
 #
 # The directory: suffix dc=example,dc=com, rootdn cn=admin,dc=example,dc=com / secret, ou=people and
@@ -34,6 +36,10 @@ moduleload back_mdb
 moduleload memberof
 moduleload refint
 moduleload syncprov
+
+TLSCACertificateFile $dir/tls/ca.pem
+TLSCertificateFile $dir/tls/cert.pem
+TLSCertificateKeyFile $dir/tls/key.pem
 
 pidfile $dir/slapd.pid
 argsfile $dir/slapd.args
@@ -104,12 +110,29 @@ userPassword: capped
 EOF
 }
 
-# slapd opens its listener before it detaches, so a taken port makes it exit non-zero: try another.
+# A throwaway CA (DIR/tls/ca.pem, the file clients are given) and a certificate for 127.0.0.1 it
+# signed: rustls, like most clients, refuses a CA certificate presented as the server's own.
+write_certificates() {
+  local tls=$1/tls
+  mkdir -p "$tls"
+  {
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj "/CN=scimd test CA" \
+      -keyout "$tls/ca-key.pem" -out "$tls/ca.pem" &&
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=127.0.0.1" \
+      -keyout "$tls/key.pem" -out "$tls/server.csr" &&
+    openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca-key.pem" -CAcreateserial -days 2 \
+      -extfile <(printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n') \
+      -out "$tls/cert.pem"
+  } 2>"$tls/openssl.log" || die "openssl could not make the certificates; see $tls/openssl.log"
+}
+
+# slapd opens its listeners before it detaches, so a taken port makes it exit non-zero: try others.
 start_on_free_port() {
   local dir=$1 attempt port
   for attempt in $(seq 1 20); do
     port=$((20000 + RANDOM % 40000))
-    if "$SLAPD" -f "$dir/slapd.conf" -h "ldap://127.0.0.1:$port/" 2>"$dir/slapd.log"; then
+    if "$SLAPD" -f "$dir/slapd.conf" -h "ldap://127.0.0.1:$port/ ldaps://127.0.0.1:$((port + 1))/" 2>"$dir/slapd.log"; then
+      echo "ldaps://127.0.0.1:$((port + 1))" >"$dir/ldaps-url"
       echo "ldap://127.0.0.1:$port"
       return 0
     fi
@@ -136,6 +159,7 @@ start() {
   dir=$(cd "$dir" && pwd)
   [[ ! -e $dir/slapd.pid ]] || die "$dir/slapd.pid exists: stop that instance first"
   write_config "$dir"
+  write_certificates "$dir"
   write_base_ldif "$dir"
   local ldif
   for ldif in "$dir/base.ldif" "$@"; do

@@ -44,13 +44,3 @@ async fn an_unreachable_server_says_to_check_host_and_port() {
 
     assert!(error.contains("cannot connect") && error.contains("check the host and port"), "{error}");
 }
-
-#[tokio::test]
-async fn start_tls_against_a_server_without_tls_fails_clearly() {
-    let Some(slapd) = Slapd::start("") else { return };
-    let mut source = LdapSource::new(reader_config(&slapd, json!({"startTls": true})));
-
-    let error = read_error(&mut source).await;
-
-    assert!(error.contains("TLS"), "{error}");
-}

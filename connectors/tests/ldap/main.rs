@@ -9,3 +9,4 @@ mod full_read;
 mod incremental;
 mod paging;
 mod support;
+mod tls;

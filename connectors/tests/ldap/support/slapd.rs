@@ -40,6 +40,19 @@ impl Slapd {
 }
 
 impl Slapd {
+    /// The instance's `ldaps://` URL (the `ldap://` one offers StartTLS too).
+    pub fn ldaps_url(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("slapd/ldaps-url"))
+            .expect("slapd.sh wrote the ldaps URL")
+            .trim()
+            .to_owned()
+    }
+
+    /// The self-signed certificate the instance presents, as a CA file for clients.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("slapd/tls/ca.pem")
+    }
+
     /// Writes a file into the instance's temporary directory (a bind password file, say).
     pub fn write_file(&self, name: &str, text: &str) -> PathBuf {
         let path = self.dir.path().join(name);
