@@ -28,6 +28,7 @@ pub(super) async fn read_directory(
     out: &Sender<Item>,
 ) -> Result<Option<Cursor>, ConnectorError> {
     let mut ldap = connect(config).await?;
+    check_bases(&mut ldap, config).await?;
     let root = RootDse::read(&mut ldap, config).await?;
     let start_mark = match config.flavor {
         Flavor::ActiveDirectory => Some(root.highest_committed_usn()?),
@@ -46,6 +47,27 @@ pub(super) async fn read_directory(
     let _closing = ldap.unbind().await;
     let latest_seen = run.latest_change.map(|modify_timestamp| Cursor::OpenLdap { modify_timestamp });
     Ok(start_mark.or(latest_seen).or(since))
+}
+
+/// Both bases must exist before anything is yielded: a wrong `groups.base` found only after the
+/// users would fail a run whose users were already written.
+async fn check_bases(ldap: &mut Ldap, config: &LdapConfig) -> Result<(), ConnectorError> {
+    let users = ("users", "users.base", config.users.base.as_str());
+    let groups = config.groups.iter().map(|spec| ("groups", "groups.base", spec.base.as_str()));
+    for (what, config_key, base) in std::iter::once(users).chain(groups) {
+        let query = Query {
+            what,
+            config_key: Some(config_key),
+            base,
+            scope: Scope::Base,
+            filter: "(objectClass=*)",
+            attributes: vec!["1.1".to_owned()],
+            controls: Vec::new(),
+        };
+        let mut search = PagedSearch::start(ldap, config, query).await?;
+        while search.next().await?.is_some() {}
+    }
+    Ok(())
 }
 
 fn is_ad(config: &LdapConfig) -> bool {

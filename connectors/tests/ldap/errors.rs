@@ -2,7 +2,7 @@ use scimd_connectors::Connector;
 use scimd_connectors::ldap::LdapSource;
 use serde_json::json;
 
-use crate::support::{Slapd, read_all, reader_config};
+use crate::support::{Slapd, read_all, read_until_error, reader_config, user_ldif};
 
 async fn read_error(source: &mut LdapSource) -> String {
     let error = read_all(source, None).await.unwrap_err().to_string();
@@ -32,6 +32,18 @@ async fn a_missing_base_says_which_base() {
     let error = read_error(&mut source).await;
 
     assert!(error.contains("noSuchObject") && error.contains("check users.base"), "{error}");
+}
+
+#[tokio::test]
+async fn a_missing_groups_base_fails_before_any_user_is_read() {
+    let Some(slapd) = Slapd::start(&user_ldif("ana", "Ana", "Kim", &[])) else { return };
+    let config = json!({"groups": {"base": "ou=nowhere,dc=example,dc=com"}});
+    let mut source = LdapSource::new(reader_config(&slapd, config));
+
+    let (items, error) = read_until_error(&mut source).await;
+
+    assert!(items.is_empty(), "nothing is yielded, so nothing is written: {items:?}");
+    assert!(error.to_string().contains("check groups.base"), "{error}");
 }
 
 #[tokio::test]

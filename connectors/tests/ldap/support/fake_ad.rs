@@ -141,10 +141,16 @@ impl Directory {
             return vec![self.entry_message(msgid, &root, &search.attrs), done(msgid, result(LdapResultCode::Success))];
         }
         if search.scope == LdapSearchScope::Base {
-            let Some(entry) = self.entries.iter().find(|entry| entry.dn.eq_ignore_ascii_case(&search.base)) else {
-                return vec![done(msgid, result(LdapResultCode::NoSuchObject))];
-            };
-            return vec![self.entry_message(msgid, entry, &search.attrs), done(msgid, result(LdapResultCode::Success))];
+            if let Some(entry) = self.entries.iter().find(|entry| entry.dn.eq_ignore_ascii_case(&search.base)) {
+                return vec![self.entry_message(msgid, entry, &search.attrs), done(msgid, success())];
+            }
+            // Any other DN in the domain is taken for a container (an OU the connector searches under).
+            let domain = format!(",{}", NAMING_CONTEXT.to_ascii_lowercase());
+            if search.base.to_ascii_lowercase().ends_with(&domain) {
+                let container = FakeEntry::new(search.base.clone());
+                return vec![self.entry_message(msgid, &container, &search.attrs), done(msgid, success())];
+            }
+            return vec![done(msgid, result(LdapResultCode::NoSuchObject))];
         }
         let suffix = format!(",{}", search.base.to_ascii_lowercase());
         let found: Vec<&FakeEntry> = self
