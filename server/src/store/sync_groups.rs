@@ -2,11 +2,16 @@
 //! names, the resources their members are linked as, and a batch of group changes with its
 //! outcomes and job counters in one transaction.
 
+use scimd_schemas::schema::ResourceKind;
+
+use super::insert::{insert_sql, prepare_insert};
 use super::params::{Param, bind};
 use super::resources::{CHUNK, text};
 use super::sync_batch::{FromSqliteRow, counters, outcome_params};
 use super::tenants::now;
-use super::{BatchJob, LinkMark, LinkWrite, Outcome, PlannedWrite, Store, StoreError, StoreResult, read, write};
+use super::{
+    BatchJob, LinkMark, LinkWrite, Outcome, PlannedWrite, ResourceWrite, Store, StoreError, StoreResult, read, write,
+};
 
 /// A group as the engine diffs it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -231,11 +236,6 @@ impl Store {
         let tenant = job.tenant;
         let now = now();
         let d = self.dialect();
-        let insert_sql = d.placeholders(&format!(
-            "INSERT INTO groups (tenant_id, id, display_name, display_name_lower, external_id, managing_entity, created, \
-             last_modified, doc, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, {}, 1)",
-            d.json_param("$8")
-        ));
         let update_sql = d.placeholders(&format!(
             "UPDATE groups SET display_name = $4, display_name_lower = $5, external_id = $6, doc = {}, \
              version = version + 1, last_modified = $8 WHERE tenant_id = $1 AND id = $2 AND version = $3",
@@ -271,9 +271,10 @@ impl Store {
                 let Some(id) = plan.id.as_deref() else { continue };
                 match &plan.write {
                     Some(PlannedWrite::Create { doc, managing_entity, .. }) => {
+                        let write = ResourceWrite { doc, password_hash: None, managing_entity, members: None };
+                        let insert = prepare_insert(ResourceKind::Group, tenant, id.to_owned(), &write, &now);
                         let name = text(doc, "displayName").unwrap_or_default();
-                        sqlx::query(sqlx::AssertSqlSafe(insert_sql.clone())).bind(tenant).bind(id).bind(&name).bind(name.to_lowercase())
-                            .bind(text(doc, "externalId")).bind(managing_entity).bind(&now).bind(doc.to_string())
+                        bind!(sqlx::query(sqlx::AssertSqlSafe(insert_sql(d, ResourceKind::Group, 1))), &insert.params)
                             .execute(&mut *tx).await
                             .map_err(|e| super::conflict_or(e, |_| format!("a group named {name:?} exists")))?;
                     }

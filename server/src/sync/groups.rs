@@ -12,7 +12,7 @@ use scimd_schemas::schema::ResourceSchema;
 use serde_json::{Value, json};
 
 use super::engine::{EngineError, Run};
-use super::plan::{Writer, apply_ops, field_op, fingerprint};
+use super::plan::{Writer, fingerprint, patch_fields};
 use crate::store::{
     GroupKeyColumn, GroupPlan, LinkAction, LinkBy, LinkMark, LinkWrite, Outcome, PlannedWrite, StoreError, SyncGroup,
     new_id,
@@ -76,17 +76,8 @@ fn failed_plan(seq: i64, resource_id: Option<&str>, key: &str, status: &'static 
 /// The group's document with the record's fields applied, and the names of the fields that changed
 /// it; an error text if a value is invalid.
 fn apply_fields(schema: &ResourceSchema, current: &Value, record: &Record) -> Result<(Value, Vec<String>), String> {
-    let mut doc = current.clone();
-    let mut changed = Vec::new();
-    for field in &record.fields {
-        let patched = apply_ops(schema, &doc, &[field_op(field)]).map_err(|e| e.detail)?;
-        if patched != doc {
-            doc = patched;
-            if !changed.contains(&field.name) {
-                changed.push(field.name.clone());
-            }
-        }
-    }
+    let (doc, changed) = patch_fields(schema, current, record).map_err(|e| e.detail)?;
+    let changed = changed.into_iter().map(str::to_owned).collect();
     let doc = prepare_write(schema, doc, Some(current)).map_err(|e| e.detail)?.doc;
     Ok((doc, changed))
 }

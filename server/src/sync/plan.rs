@@ -167,7 +167,7 @@ fn ops_of<'r>(record: &'r Record, name: &str) -> impl Iterator<Item = PatchOp> +
 
 /// The PATCH operation that sets a field; a null value (the source has none) removes what the
 /// path holds, and for `attr[filter].value` the whole element, not a typeless leftover.
-pub(super) fn field_op(field: &Field) -> PatchOp {
+fn field_op(field: &Field) -> PatchOp {
     if field.value.is_null() {
         let path = field.path.strip_suffix(".value").filter(|p| p.ends_with(']')).unwrap_or(&field.path);
         return PatchOp { op: PatchOpKind::Remove, path: Some(path.to_owned()), value: None };
@@ -176,7 +176,7 @@ pub(super) fn field_op(field: &Field) -> PatchOp {
 }
 
 /// `doc` with `ops` applied; removing what is already gone changes nothing.
-pub(super) fn apply_ops(schema: &ResourceSchema, doc: &Value, ops: &[PatchOp]) -> ScimResult<Value> {
+fn apply_ops(schema: &ResourceSchema, doc: &Value, ops: &[PatchOp]) -> ScimResult<Value> {
     if ops.iter().all(|op| op.op != PatchOpKind::Remove) {
         return apply_patch(schema, doc, ops).map(|outcome| outcome.doc);
     }
@@ -346,23 +346,8 @@ fn diff_fields<'r>(
     let Ok(current) = serde_json::from_str::<Value>(&user.doc) else {
         return Err(("NOT_REGISTERED", "SYSTEM_ERROR (stored document is corrupt)".into()));
     };
-    let mut doc = current.clone();
-    let mut changed: Vec<&str> = Vec::new();
-    // Most records of a resync change nothing: one patch of all fields tells, and only a record
-    // that changes is patched field by field to name what changed.
-    let all: Vec<PatchOp> = field_names(record).into_iter().flat_map(|name| ops_of(record, name)).collect();
-    let unchanged = apply_ops(schema, &doc, &all).is_ok_and(|patched| patched == doc);
-    for name in field_names(record).into_iter().filter(|_| !unchanged) {
-        let ops: Vec<PatchOp> = ops_of(record, name).collect();
-        match apply_ops(schema, &doc, &ops) {
-            Ok(patched) if patched != doc => {
-                doc = patched;
-                changed.push(name);
-            }
-            Ok(_) => {}
-            Err(e) => return Err(("FAILED", format!("INVALID_VALUE ({})", e.detail))),
-        }
-    }
+    let (doc, changed) =
+        patch_fields(schema, &current, record).map_err(|e| ("FAILED", format!("INVALID_VALUE ({})", e.detail)))?;
     let was_active = user.active != Some(false);
     let is_active = doc.get("active").and_then(Value::as_bool) != Some(false);
     let deactivation_reason = match (was_active, is_active) {
@@ -377,6 +362,29 @@ fn diff_fields<'r>(
         deactivation_reason,
     });
     Ok((write, changed))
+}
+
+/// `current` with the record's fields applied, and the names of the fields that changed it.
+pub(super) fn patch_fields<'r>(
+    schema: &ResourceSchema,
+    current: &Value,
+    record: &'r Record,
+) -> ScimResult<(Value, Vec<&'r str>)> {
+    let mut doc = current.clone();
+    let mut changed: Vec<&str> = Vec::new();
+    // Most records of a resync change nothing: one patch of all fields tells, and only a record
+    // that changes is patched field by field to name what changed.
+    let all: Vec<PatchOp> = field_names(record).into_iter().flat_map(|name| ops_of(record, name)).collect();
+    let unchanged = apply_ops(schema, &doc, &all).is_ok_and(|patched| patched == doc);
+    for name in field_names(record).into_iter().filter(|_| !unchanged) {
+        let ops: Vec<PatchOp> = ops_of(record, name).collect();
+        let patched = apply_ops(schema, &doc, &ops)?;
+        if patched != doc {
+            doc = patched;
+            changed.push(name);
+        }
+    }
+    Ok((doc, changed))
 }
 
 /// The missing policy for one user the run did not see.
