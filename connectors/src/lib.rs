@@ -3,6 +3,7 @@
 
 pub mod csv;
 pub mod ldap;
+pub mod retry;
 
 use futures_util::stream::BoxStream;
 use serde_json::Value;

@@ -1,0 +1,1 @@
+//! Microsoft Graph (to be built: users/groups delta, token endpoint, faults).
