@@ -203,6 +203,30 @@ both_databases! {
     }
 }
 
+both_databases! {
+    async fn concurrent_creates_of_one_user_name_create_it_once(app: TestApp) {
+        // On SQLite concurrent creates share a transaction (store/batch.rs): a conflicting row must
+        // fail alone while the others in its batch commit.
+        let app = &app;
+        let posts = (0..40).map(|i| {
+            let body = json!({"userName": format!("race{}@example.com", i % 10), "displayName": format!("try {i}")});
+            async move { app.post("/Users", &body).await }
+        });
+        let replies = futures_util::future::join_all(posts).await;
+        let mut statuses: Vec<u16> = replies.iter().map(|r| r.status.as_u16()).collect();
+        statuses.sort_unstable();
+        assert_eq!(statuses, [vec![201; 10], vec![409; 30]].concat());
+        for reply in replies.iter().filter(|r| r.status == 409) {
+            assert_eq!(reply.body["scimType"], "uniqueness", "{}", reply.body);
+        }
+        let listed = app.get("/Users?filter=userName+sw+%22race%22&count=100").await.expect(200).body;
+        assert_eq!(listed["totalResults"], 10, "{listed}");
+        let mut names: Vec<&str> = listed["Resources"].as_array().expect("Resources").iter().map(|u| u["userName"].as_str().expect("userName")).collect();
+        names.sort_unstable();
+        assert_eq!(names, (0..10).map(|i| format!("race{i}@example.com")).collect::<Vec<_>>());
+    }
+}
+
 fn patch_op(operations: serde_json::Value) -> serde_json::Value {
     json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": operations})
 }

@@ -1,8 +1,7 @@
 //! Membership changes on SQLite in one hand-over. sqlx runs each SQLite statement on the
 //! connection's own thread, so a membership PATCH (begin, look up the members, insert or delete,
 //! bump the group's version, commit) crossed threads ten times; measured with perf, those switches
-//! were most of its cost. Here the writer's handle is borrowed from that thread once and the whole
-//! transaction runs on the calling thread, as point reads do (see `point_read`).
+//! were most of its cost. Here the whole transaction runs on the calling thread (`writer_handle`).
 
 use std::collections::HashMap;
 
@@ -11,6 +10,7 @@ use scimd_schemas::resource::MemberRef;
 
 use super::resources::{CHUNK, member_type_name};
 use super::tenants::now;
+use super::writer_handle::with_writer;
 use super::{Backend, Store, StoreError, StoreResult};
 
 impl Store {
@@ -24,13 +24,7 @@ impl Store {
         remove: &[String],
     ) -> StoreResult<Option<Vec<String>>> {
         let Backend::Sqlite { write, points: Some(_), .. } = &*self.backend else { return Ok(None) };
-        let mut conn = write.acquire().await?;
-        let mut handle = conn.lock_handle().await?;
-        // SAFETY: until `handle` drops, sqlx's thread makes no call on this connection; the wrapper
-        // does not close the handle it borrows.
-        #[expect(unsafe_code, reason = "sqlx's documented way to reach its SQLite handle (lock_handle)")]
-        let db = unsafe { Connection::from_handle(handle.as_raw_handle().as_ptr()) }?;
-        write_members(&db, tenant, group, add, remove).map(Some)
+        with_writer(write, |db| write_members(db, tenant, group, add, remove)).await.map(Some)
     }
 }
 

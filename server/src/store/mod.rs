@@ -21,6 +21,7 @@ mod secrets;
 mod sync_batch;
 mod sync_groups;
 mod tenants;
+mod writer_handle;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -80,6 +81,9 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The grouped transaction a write was part of failed as a whole (see `batch`).
+    #[error("database error: {0}")]
+    Batch(String),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }

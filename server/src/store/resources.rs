@@ -12,7 +12,7 @@ use super::filter_sql::{SqlBuf, compile_filter, compile_sort};
 use super::insert::{Insert, insert_sql, new_id, prepare_insert};
 use super::params::{Param, bind};
 use super::tenants::now;
-use super::{Backend, SortOrder, Store, StoreError, StoreResult, conflict_or, read, write};
+use super::{Backend, SortOrder, Store, StoreError, StoreResult, batch, conflict_or, read, write};
 
 /// Membership lists are read and written in chunks that stay under every backend's parameter limit.
 pub(crate) const CHUNK: usize = 500;
@@ -291,7 +291,9 @@ impl Store {
         let conflict = |e| unique_error(kind, write.doc, e);
         let skipped = match (write.members.filter(|m| !m.is_empty()), &*self.backend) {
             (None, Backend::Sqlite { inserts, .. }) => {
-                inserts.insert(sql, params).await?.map_err(conflict)?;
+                if let batch::Inserted::Conflict(_) = inserts.insert(sql, params).await? {
+                    return Err(StoreError::Conflict(conflict_message(kind, write.doc)));
+                }
                 Vec::new()
             }
             (None, Backend::Postgres(pool)) => {
@@ -573,12 +575,16 @@ fn selects_at_most_one(schema: &ResourceSchema, filter: &Filter) -> bool {
 }
 
 fn unique_error(kind: ResourceKind, doc: &Value, err: sqlx::Error) -> StoreError {
-    conflict_or(err, |_| match kind {
+    conflict_or(err, |_| conflict_message(kind, doc))
+}
+
+fn conflict_message(kind: ResourceKind, doc: &Value) -> String {
+    match kind {
         ResourceKind::User => user_name_taken(&text(doc, "userName").unwrap_or_default()),
         ResourceKind::Group => {
             format!("a group named {:?} already exists", text(doc, "displayName").unwrap_or_default())
         }
-    })
+    }
 }
 
 /// The message of a userName conflict.
