@@ -164,3 +164,31 @@ both_databases_with! {
         assert_eq!(reply.body["displayName"], "big");
     }
 }
+
+both_databases! {
+    async fn concurrent_member_patches_all_land_and_each_counts_once(app: TestApp) {
+        // On SQLite concurrent membership PATCHes share a commit (store/batch.rs): each must see the
+        // ones before it, and a failing one (an unknown group) must fail alone.
+        let group = app.group(json!({"displayName": "crowd"})).await;
+        let mut users = Vec::new();
+        for i in 0..20 {
+            users.push(app.user(json!({"userName": format!("crowd{i}@example.com")})).await);
+        }
+        let app = &app;
+        let adds = users.iter().map(|user| {
+            let path = format!("/Groups/{group}");
+            async move { app.patch_ops(&path, json!([{"op": "add", "path": "members", "value": [{"value": user}]}])).await }
+        });
+        let missing = app.patch_ops("/Groups/no-such-group", json!([{"op": "add", "path": "members", "value": [{"value": users[0]}]}]));
+        let (replies, missing) = futures_util::future::join(futures_util::future::join_all(adds), missing).await;
+        assert!(replies.iter().all(|r| r.status == 200 || r.status == 204), "{:?}", replies.iter().map(|r| r.status).collect::<Vec<_>>());
+        assert_eq!(missing.status, 404, "{}", missing.body);
+        let read = app.get(&format!("/Groups/{group}")).await.expect(200).body;
+        let mut members: Vec<&str> = read["members"].as_array().expect("members").iter().map(|m| m["value"].as_str().expect("value")).collect();
+        members.sort_unstable();
+        let mut expected: Vec<&str> = users.iter().map(String::as_str).collect();
+        expected.sort_unstable();
+        assert_eq!(members, expected);
+        assert_eq!(read["meta"]["version"], "W/\"21\"", "one version per membership change");
+    }
+}

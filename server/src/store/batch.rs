@@ -1,92 +1,96 @@
-//! Group commit for SQLite inserts. SQLite has one writer, and each commit writes every page it
-//! touched (table and index leaves) to the WAL; concurrent creates therefore queue here and are
-//! written together, one transaction per batch, so a page shared by a batch is written once.
+//! Group commit for small SQLite writes (creates, membership changes). SQLite has one writer, and
+//! each commit writes every page it touched (table and index leaves) to the WAL; concurrent writes
+//! therefore queue here and run together, one transaction per batch, so a page shared by a batch is
+//! written once. Each write runs in a savepoint of its own: one that fails (a unique violation, a
+//! missing group) is undone alone, and every waiter hears of its write only after COMMIT.
 //! PostgreSQL needs none of this: it commits concurrent transactions in parallel and groups WAL
 //! flushes itself.
 
+use rusqlite::Connection;
 use rusqlite::ffi::{SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE};
-use rusqlite::{Connection, params_from_iter};
 use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
-use super::params::Param;
 use super::writer_handle::with_writer;
 use super::{StoreError, StoreResult};
 
-/// The most inserts one transaction takes, so one batch's latency stays bounded.
+/// The most writes one transaction takes, so one batch's latency stays bounded.
 const MAX_BATCH: usize = 256;
 
-/// What became of one INSERT.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Inserted {
-    Yes,
-    /// A unique constraint refused the row; the message names the constraint.
-    Conflict(String),
-}
-
-/// One INSERT and who waits for its outcome; the outcome is sent only after COMMIT.
-pub struct Insert {
-    pub sql: String,
-    pub params: Vec<Param>,
-    pub done: oneshot::Sender<StoreResult<Inserted>>,
-}
+/// Runs one write inside the batch's transaction; evaluates to what hands its outcome to its waiter
+/// once the batch's fate is known (`Some(error)`: the batch failed as a whole).
+type Job = Box<dyn FnOnce(&Connection) -> (bool, Deliver) + Send>;
+type Deliver = Box<dyn FnOnce(Option<&str>) + Send>;
 
 #[derive(Clone)]
-pub struct InsertQueue(mpsc::Sender<Insert>);
+pub struct WriteQueue(mpsc::Sender<Job>);
 
-impl InsertQueue {
+impl WriteQueue {
     /// Starts the writer task; it ends when the last queue handle is dropped.
-    pub fn start(pool: SqlitePool) -> InsertQueue {
+    pub fn start(pool: SqlitePool) -> WriteQueue {
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
         tokio::spawn(run(pool, rx));
-        InsertQueue(tx)
+        WriteQueue(tx)
     }
 
-    /// Runs one INSERT in the next batch; `Err` if the batch as a whole failed.
-    pub async fn insert(&self, sql: String, params: Vec<Param>) -> StoreResult<Inserted> {
-        let (done, outcome) = oneshot::channel();
-        self.0.send(Insert { sql, params, done }).await.map_err(|_| StoreError::Closed)?;
+    /// Runs `work` in the next batch and evaluates to its outcome once the batch has committed. An
+    /// `Err` from `work` undoes its own changes only.
+    pub async fn submit<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let (done, outcome) = oneshot::channel::<StoreResult<T>>();
+        let job: Job = Box::new(move |db| {
+            let result = work(db);
+            let keep = result.is_ok();
+            let deliver: Deliver = Box::new(move |batch_error| {
+                let _ = done.send(match batch_error {
+                    Some(error) => Err(StoreError::Batch(error.to_owned())),
+                    None => result,
+                });
+            });
+            (keep, deliver)
+        });
+        self.0.send(job).await.map_err(|_| StoreError::Closed)?;
         outcome.await.map_err(|_| StoreError::Closed)?
     }
 }
 
-async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<Insert>) {
+async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        match with_writer(&pool, |db| write(db, &batch)).await {
-            Ok(outcomes) => {
-                for (insert, outcome) in batch.drain(..).zip(outcomes) {
-                    let _ = insert.done.send(Ok(outcome));
-                }
-            }
-            Err(err) => {
-                tracing::error!(error = %err, inserts = batch.len(), "a batch of inserts failed; none was written");
-                let message = err.to_string();
-                for insert in batch.drain(..) {
-                    let _ = insert.done.send(Err(StoreError::Batch(message.clone())));
-                }
-            }
+        let jobs = batch.len();
+        let mut delivers = Vec::with_capacity(jobs);
+        let outcome = with_writer(&pool, |db| write(db, batch.drain(..), &mut delivers)).await;
+        let error = outcome.err().map(|err| {
+            tracing::error!(error = %err, writes = jobs, "a batch of writes failed; none was written");
+            err.to_string()
+        });
+        for deliver in delivers {
+            deliver(error.as_deref());
         }
+        // Jobs a failed batch did not reach are dropped: their waiters hear `Closed`.
+        batch.clear();
     }
 }
 
-/// Runs the batch in one transaction, on this thread. A statement that fails on a unique
-/// constraint is undone alone: SQLite aborts the statement, not the transaction.
-fn write(db: &Connection, batch: &[Insert]) -> StoreResult<Vec<Inserted>> {
+fn write(db: &Connection, jobs: impl Iterator<Item = Job>, delivers: &mut Vec<Deliver>) -> StoreResult<()> {
     let tx = db.unchecked_transaction()?;
-    let mut outcomes = Vec::with_capacity(batch.len());
-    for insert in batch {
-        let outcome = tx.prepare_cached(&insert.sql)?.execute(params_from_iter(&insert.params));
-        outcomes.push(match outcome {
-            Ok(_) => Inserted::Yes,
-            Err(rusqlite::Error::SqliteFailure(failure, message))
-                if matches!(failure.extended_code, SQLITE_CONSTRAINT_UNIQUE | SQLITE_CONSTRAINT_PRIMARYKEY) =>
-            {
-                Inserted::Conflict(message.unwrap_or_else(|| failure.to_string()))
-            }
-            Err(err) => return Err(err.into()),
-        });
+    for job in jobs {
+        tx.execute_batch("SAVEPOINT write")?;
+        let (keep, deliver) = job(&tx);
+        delivers.push(deliver);
+        if !keep {
+            tx.execute_batch("ROLLBACK TO write")?;
+        }
+        tx.execute_batch("RELEASE write")?;
     }
     tx.commit()?;
-    Ok(outcomes)
+    Ok(())
+}
+
+/// Whether a statement failed on a unique constraint (a taken userName or group name).
+pub fn is_unique_violation(err: &rusqlite::Error) -> bool {
+    matches!(err, rusqlite::Error::SqliteFailure(failure, _)
+        if matches!(failure.extended_code, SQLITE_CONSTRAINT_UNIQUE | SQLITE_CONSTRAINT_PRIMARYKEY))
 }

@@ -1,7 +1,8 @@
-//! Membership changes on SQLite in one hand-over. sqlx runs each SQLite statement on the
+//! Membership changes on SQLite through the write queue. sqlx runs each SQLite statement on the
 //! connection's own thread, so a membership PATCH (begin, look up the members, insert or delete,
 //! bump the group's version, commit) crossed threads ten times; measured with perf, those switches
-//! were most of its cost. Here the whole transaction runs on the calling thread (`writer_handle`).
+//! were most of its cost. Here the statements run on the writer's borrowed handle, and concurrent
+//! PATCHes share a commit (`batch`).
 
 use std::collections::HashMap;
 
@@ -10,7 +11,6 @@ use scimd_schemas::resource::MemberRef;
 
 use super::resources::{CHUNK, member_type_name};
 use super::tenants::now;
-use super::writer_handle::with_writer;
 use super::{Backend, Store, StoreError, StoreResult};
 
 impl Store {
@@ -23,19 +23,20 @@ impl Store {
         add: &[MemberRef],
         remove: &[String],
     ) -> StoreResult<Option<Vec<String>>> {
-        let Backend::Sqlite { write, points: Some(_), .. } = &*self.backend else { return Ok(None) };
-        with_writer(write, |db| write_members(db, tenant, group, add, remove)).await.map(Some)
+        let Backend::Sqlite { writes, points: Some(_), .. } = &*self.backend else { return Ok(None) };
+        let (tenant, group, add, remove) = (tenant.to_owned(), group.to_owned(), add.to_vec(), remove.to_vec());
+        writes.submit(move |db| write_members(db, &tenant, &group, &add, &remove)).await.map(Some)
     }
 }
 
+/// Runs inside the write queue's transaction (`batch`), which commits it.
 fn write_members(
-    db: &Connection,
+    tx: &Connection,
     tenant: &str,
     group: &str,
     add: &[MemberRef],
     remove: &[String],
 ) -> StoreResult<Vec<String>> {
-    let tx = db.unchecked_transaction()?;
     let mut changed = false;
     for chunk in remove.chunks(CHUNK) {
         let sql = format!(
@@ -43,7 +44,7 @@ fn write_members(
             numbered(3, chunk.len())
         );
         let params = [tenant, group].into_iter().chain(chunk.iter().map(String::as_str));
-        changed |= tx.execute(&sql, params_from_iter(params))? > 0;
+        changed |= tx.prepare_cached(&sql)?.execute(params_from_iter(params))? > 0;
     }
     let mut skipped = Vec::new();
     for chunk in add.chunks(CHUNK) {
@@ -54,7 +55,7 @@ fn write_members(
         );
         let params = std::iter::once(tenant).chain(chunk.iter().map(|m| m.value.as_str()));
         let found: HashMap<String, String> = tx
-            .prepare(&sql)?
+            .prepare_cached(&sql)?
             .query_map(params_from_iter(params), |row| Ok((row.get(0)?, row.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
         let mut values: Vec<&str> = Vec::new();
@@ -76,18 +77,18 @@ fn write_members(
             rows.collect::<Vec<_>>().join(", ")
         );
         let params = [tenant, group].into_iter().chain(values);
-        changed |= tx.execute(&sql, params_from_iter(params))? > 0;
+        changed |= tx.prepare_cached(&sql)?.execute(params_from_iter(params))? > 0;
     }
     if changed {
-        let bumped = tx.execute(
-            "UPDATE groups SET version = version + 1, last_modified = ?3 WHERE tenant_id = ?1 AND id = ?2",
-            [tenant, group, &now()],
-        )?;
+        let bumped = tx
+            .prepare_cached(
+                "UPDATE groups SET version = version + 1, last_modified = ?3 WHERE tenant_id = ?1 AND id = ?2",
+            )?
+            .execute([tenant, group, &now()])?;
         if bumped == 0 {
             return Err(StoreError::NotFound);
         }
     }
-    tx.commit()?;
     Ok(skipped)
 }
 

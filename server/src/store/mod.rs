@@ -96,8 +96,8 @@ enum Backend {
     Sqlite {
         read: SqlitePool,
         write: SqlitePool,
-        /// Single-row inserts, committed in batches (see `batch`).
-        inserts: batch::InsertQueue,
+        /// Small writes (creates, membership changes), committed in batches (see `batch`).
+        writes: batch::WriteQueue,
         /// Indexed single-row reads on the calling thread; None for an in-memory database.
         points: Option<Arc<point_read::PointReader>>,
     },
@@ -166,10 +166,10 @@ impl Store {
                     .await?
             };
             SQLITE_MIGRATIONS.run(&write).await?;
-            let inserts = batch::InsertQueue::start(write.clone());
+            let writes = batch::WriteQueue::start(write.clone());
 
             let points = (!in_memory).then(|| Arc::new(point_read::PointReader::new(filename)));
-            Backend::Sqlite { read, write, inserts, points }
+            Backend::Sqlite { read, write, writes, points }
         } else if raw.starts_with("postgres:") || raw.starts_with("postgresql:") {
             let pool =
                 PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect(raw).await?;

@@ -290,10 +290,18 @@ impl Store {
         let sql = insert_sql(self.dialect(), kind, 1);
         let conflict = |e| unique_error(kind, write.doc, e);
         let skipped = match (write.members.filter(|m| !m.is_empty()), &*self.backend) {
-            (None, Backend::Sqlite { inserts, .. }) => {
-                if let batch::Inserted::Conflict(_) = inserts.insert(sql, params).await? {
+            (None, Backend::Sqlite { writes, .. }) => {
+                let inserted = writes
+                    .submit(move |db| match db.prepare_cached(&sql)?.execute(rusqlite::params_from_iter(&params)) {
+                        Ok(_) => Ok(()),
+                        Err(err) if batch::is_unique_violation(&err) => Err(StoreError::Conflict(String::new())),
+                        Err(err) => Err(err.into()),
+                    })
+                    .await;
+                if let Err(StoreError::Conflict(_)) = inserted {
                     return Err(StoreError::Conflict(conflict_message(kind, write.doc)));
                 }
+                inserted?;
                 Vec::new()
             }
             (None, Backend::Postgres(pool)) => {
