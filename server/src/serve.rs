@@ -8,7 +8,7 @@ use scimd_schemas::schema::{Registry, ResourceKind};
 use tokio::net::TcpListener;
 
 use crate::config::Config;
-use crate::http::{AppState, app};
+use crate::http::{AppState, Shared, app};
 use crate::scim::CursorCodec;
 use crate::store::Store;
 
@@ -50,7 +50,7 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
         config: config.clone(),
         queued: Arc::default(),
     };
-    Ok(AppState { store, registry, config, tokens, rate_limit, cursors, bulk_slots, jobs })
+    Ok(AppState::new(Shared { store, registry, config, tokens, rate_limit, cursors, bulk_slots, jobs }))
 }
 
 /// Serves on an already bound listener until `shutdown` completes, then drains in-flight requests.

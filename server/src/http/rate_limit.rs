@@ -4,7 +4,7 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota};
 
 use crate::config::AuthConfig;
@@ -27,7 +27,8 @@ impl RateLimit {
         let Some(limiter) = &self.limiter else { return Ok(()) };
         limiter
             .check_key(&token_id.to_owned())
-            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+            // The limiter's own clock: building a new one calibrates it, too slow for every 429.
+            .map_err(|not_until| not_until.wait_time_from(limiter.clock().now()))
     }
 }
 
