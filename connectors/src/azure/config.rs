@@ -70,17 +70,18 @@ pub(super) fn invalid(message: impl std::fmt::Display) -> ConnectorError {
 impl AzureConfig {
     pub fn from_json(text: &str) -> Result<Self, ConnectorError> {
         // The path names the key of a value of the wrong type (serde_json alone gives a column).
-        let raw: RawConfig = serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(text)).map_err(|error| {
-            let key = error.path().to_string();
-            let error = if key == "." { error.inner().to_string() } else { format!("{key}: {}", error.inner()) };
-            let hint = if error.contains("`clientSecret`") {
-                " (the secret is never stored in the configuration: name an environment variable in \
+        let raw: RawConfig =
+            serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(text)).map_err(|error| {
+                let key = error.path().to_string();
+                let error = if key == "." { error.inner().to_string() } else { format!("{key}: {}", error.inner()) };
+                let hint = if error.contains("`clientSecret`") {
+                    " (the secret is never stored in the configuration: name an environment variable in \
                  clientSecretEnv or a file in clientSecretFile)"
-            } else {
-                ""
-            };
-            invalid(format!("{error}{hint}"))
-        })?;
+                } else {
+                    ""
+                };
+                invalid(format!("{error}{hint}"))
+            })?;
         raw.resolve()
     }
 
@@ -100,7 +101,9 @@ impl RawConfig {
         let client_id = required_id("clientId", self.client_id, "the application (client) ID")?;
         let client_secret = match (self.client_secret_env, self.client_secret_file) {
             (Some(_), Some(_)) => return Err(invalid("both clientSecretEnv and clientSecretFile are set: keep one")),
-            (Some(name), None) if name.trim().is_empty() => return Err(invalid("clientSecretEnv is empty: name a variable")),
+            (Some(name), None) if name.trim().is_empty() => {
+                return Err(invalid("clientSecretEnv is empty: name a variable"));
+            }
             (Some(name), None) => SecretSource::Env(name),
             (None, Some(path)) => SecretSource::File(path),
             (None, None) => {
@@ -212,7 +215,8 @@ mod tests {
         AzureConfig::from_json(text).map_err(|error| error.to_string())
     }
 
-    const MINIMAL: &str = r#"{"tenantId": "contoso.onmicrosoft.com", "clientId": "1111-2222", "clientSecretEnv": "AZ"}"#;
+    const MINIMAL: &str =
+        r#"{"tenantId": "contoso.onmicrosoft.com", "clientId": "1111-2222", "clientSecretEnv": "AZ"}"#;
 
     #[test]
     fn fills_defaults() {
@@ -243,7 +247,10 @@ mod tests {
     fn names_the_key_of_bad_input() {
         let cases = [
             (r#"{"tenantId": "t", "clientId": "c", "clientSecret": "x"}"#, "clientSecretEnv"),
-            (r#"{"tenantId": "t", "clientId": "c", "clientSecretEnv": "A", "pagesize": 5}"#, "unknown field `pagesize`"),
+            (
+                r#"{"tenantId": "t", "clientId": "c", "clientSecretEnv": "A", "pagesize": 5}"#,
+                "unknown field `pagesize`",
+            ),
             (r#"{"tenantId": "t", "clientId": "c"}"#, "clientSecretFile"),
             (r#"{"tenantId": "t", "clientId": "c", "clientSecretEnv": "A", "clientSecretFile": "/f"}"#, "keep one"),
             (r#"{"tenantId": "a/b", "clientId": "c", "clientSecretEnv": "A"}"#, "tenantId"),
@@ -252,9 +259,15 @@ mod tests {
             (r#"{"tenantId": "t", "clientId": "c", "clientSecretEnv": "A", "pageSize": 1000}"#, "pageSize"),
             (r#"{"tenantId": "t", "clientId": "c", "clientSecretEnv": "A", "graphUrl": "ftp://x"}"#, "graphUrl"),
             (r#"{"tenantId": "t", "clientId": "c", "clientSecretEnv": "A", "authority": "nope"}"#, "authority"),
-            (r#"{"tenantId": "t", "clientId": "c", "clientSecretEnv": "A", "maxBackoffSeconds": 0}"#, "maxBackoffSeconds"),
+            (
+                r#"{"tenantId": "t", "clientId": "c", "clientSecretEnv": "A", "maxBackoffSeconds": 0}"#,
+                "maxBackoffSeconds",
+            ),
             (r#"{"tenantId": "t", "clientId": "c", "clientSecretEnv": "A", "maxRetries": -1}"#, "maxRetries"),
-            (r#"{"tenantId": "t", "clientId": "c", "clientSecretEnv": "A", "userMapping": {"title": "jobTitle"}}"#, "userName"),
+            (
+                r#"{"tenantId": "t", "clientId": "c", "clientSecretEnv": "A", "userMapping": {"title": "jobTitle"}}"#,
+                "userName",
+            ),
             (
                 r#"{"tenantId": "t", "clientId": "c", "clientSecretEnv": "A", "userMapping": {"userName": "a b"}}"#,
                 "userMapping.userName",

@@ -32,7 +32,10 @@ mod tests {
 
     #[test]
     fn round_trips_and_refuses_other_cursors() {
-        let cursor = Cursor { users_delta_link: "https://g/u?$deltatoken=1".into(), groups_delta_link: Some("https://g/g".into()) };
+        let cursor = Cursor {
+            users_delta_link: "https://g/u?$deltatoken=1".into(),
+            groups_delta_link: Some("https://g/g".into()),
+        };
         assert_eq!(Cursor::parse(&cursor.to_json()).unwrap(), cursor);
         let users_only = Cursor { groups_delta_link: None, ..cursor };
         assert_eq!(users_only.to_json(), r#"{"usersDeltaLink":"https://g/u?$deltatoken=1"}"#);

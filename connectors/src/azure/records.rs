@@ -184,7 +184,9 @@ mod tests {
 
     #[test]
     fn an_incremental_round_leaves_out_what_it_did_not_send() {
-        let entry = object(json!({"id": "u1", "jobTitle": "Chief", "manager@delta": [{"id": "boss", "@removed": {"reason": "deleted"}}]}));
+        let entry = object(
+            json!({"id": "u1", "jobTitle": "Chief", "manager@delta": [{"id": "boss", "@removed": {"reason": "deleted"}}]}),
+        );
         let fields = fields(user_item(&default_user_mapping(), &entry, Round::Incremental));
         assert_eq!(value(&fields, "title"), Some(json!("Chief")));
         assert_eq!(value(&fields, "manager.value"), Some(Value::Null), "a removed manager is cleared");
@@ -206,7 +208,8 @@ mod tests {
     fn members_are_users_and_groups_only() {
         let user = object(json!({"@odata.type": "#microsoft.graph.user", "id": "u1"}));
         assert_eq!(member_of(&user), Some((MemberRef::SourceKey("u1".into()), false)));
-        let gone = object(json!({"@odata.type": "#microsoft.graph.group", "id": "g1", "@removed": {"reason": "deleted"}}));
+        let gone =
+            object(json!({"@odata.type": "#microsoft.graph.group", "id": "g1", "@removed": {"reason": "deleted"}}));
         assert_eq!(member_of(&gone), Some((MemberRef::SourceKey("g1".into()), true)));
         assert_eq!(member_of(&object(json!({"@odata.type": "#microsoft.graph.device", "id": "d1"}))), None);
     }

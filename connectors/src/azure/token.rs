@@ -5,7 +5,9 @@
 use std::time::{Duration, Instant};
 
 use oauth2::basic::{BasicClient, BasicErrorResponse};
-use oauth2::{AuthType, ClientId, ClientSecret, HttpRequest, HttpResponse, RequestTokenError, Scope, TokenResponse, TokenUrl};
+use oauth2::{
+    AuthType, ClientId, ClientSecret, HttpRequest, HttpResponse, RequestTokenError, Scope, TokenResponse, TokenUrl,
+};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 
@@ -120,10 +122,9 @@ impl TokenSource {
                 let code = refusal.error().as_ref().to_owned();
                 let description = refusal.error_description().map(|d| format!(": {d}")).unwrap_or_default();
                 let hint = match code.as_str() {
-                    "invalid_client" | "unauthorized_client" => format!(
-                        "check clientId and the secret in {} (it may be wrong or expired)",
-                        self.secret_source
-                    ),
+                    "invalid_client" | "unauthorized_client" => {
+                        format!("check clientId and the secret in {} (it may be wrong or expired)", self.secret_source)
+                    }
                     "invalid_request" => "check tenantId and authority".to_owned(),
                     _ => "check tenantId, clientId and the application's registration".to_owned(),
                 };

@@ -16,7 +16,8 @@ struct Fixture {
 
 async fn fixture() -> Fixture {
     let mut directory = Directory::default();
-    let users: Vec<String> = ["ana", "ben", "cho", "dee"].iter().map(|name| directory.create_user(user(name))).collect();
+    let users: Vec<String> =
+        ["ana", "ben", "cho", "dee"].iter().map(|name| directory.create_user(user(name))).collect();
     let staff = directory.create_group(properties(json!({"displayName": "Staff"})), &users[..3]);
     let quiet = directory.create_group(properties(json!({"displayName": "Quiet"})), &users[3..]);
     Fixture { tenant: Tenant::start(directory).await, users, staff, quiet }

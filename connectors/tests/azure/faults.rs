@@ -92,7 +92,8 @@ async fn a_wrong_client_secret_is_a_clear_error_without_the_secret() {
     assert!(!error.contains("not-the-secret"), "{error}");
     assert_eq!(tenant.fake.requests().len(), 1, "an authentication failure is not retried");
 
-    let mut source = tenant.source(json!({"clientSecretFile": null, "clientSecretEnv": "SCIMD_TEST_UNSET_AZURE_SECRET"}));
+    let mut source =
+        tenant.source(json!({"clientSecretFile": null, "clientSecretEnv": "SCIMD_TEST_UNSET_AZURE_SECRET"}));
     let error = read(&mut source, None).await.unwrap_err().to_string();
     assert!(error.contains("SCIMD_TEST_UNSET_AZURE_SECRET (clientSecretEnv)"), "{error}");
 }

@@ -15,8 +15,8 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub use directory::{Directory, MemberKind, generate, guid};
-pub use server::{Fault, GRAPH_SCOPE, Logged};
 use server::{Credentials, Shared, Tokens, lock};
+pub use server::{Fault, GRAPH_SCOPE, Logged};
 
 pub const TENANT: &str = "contoso.example";
 pub const CLIENT_ID: &str = "5c1e0f4e-0000-4000-8000-000000000001";

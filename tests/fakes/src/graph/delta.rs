@@ -69,7 +69,13 @@ fn changed_since(object: &Object, since: Option<Version>, version: Version) -> b
     since.is_none_or(|since| object.created > since || version > since)
 }
 
-pub fn page(directory: &Directory, collection: Collection, select: &[String], at: &Position, page_size: usize) -> DeltaPage {
+pub fn page(
+    directory: &Directory,
+    collection: Collection,
+    select: &[String],
+    at: &Position,
+    page_size: usize,
+) -> DeltaPage {
     let (live, deleted) = match collection {
         Collection::Users => (&directory.users, &directory.deleted_users),
         Collection::Groups => (&directory.groups, &directory.deleted_groups),
@@ -85,8 +91,10 @@ pub fn page(directory: &Directory, collection: Collection, select: &[String], at
         Some(since) => object.version > since && object.version <= at.snapshot,
     };
     let mut live = live.range((lower.clone(), Bound::Unbounded)).filter(|(_, object)| in_round(object)).peekable();
-    let removed_in_round = |version: &Version| at.since.is_some_and(|since| *version > since && *version <= at.snapshot);
-    let mut gone = deleted.range((lower, Bound::Unbounded)).filter(|(_, version)| removed_in_round(*version)).peekable();
+    let removed_in_round =
+        |version: &Version| at.since.is_some_and(|since| *version > since && *version <= at.snapshot);
+    let mut gone =
+        deleted.range((lower, Bound::Unbounded)).filter(|(_, version)| removed_in_round(*version)).peekable();
 
     let mut value = Vec::new();
     let mut budget = page_size.max(1);
@@ -188,11 +196,8 @@ fn member_changes(group: &Object, since: Option<Version>) -> Vec<Value> {
         .map(|(id, (kind, _))| member(id.as_str(), *kind))
         .collect();
     if !everything {
-        let removed: BTreeMap<&String, _> = group
-            .removed_members
-            .iter()
-            .filter(|(_, (_, at))| since.is_some_and(|since| *at > since))
-            .collect();
+        let removed: BTreeMap<&String, _> =
+            group.removed_members.iter().filter(|(_, (_, at))| since.is_some_and(|since| *at > since)).collect();
         for (id, (kind, _)) in removed {
             let mut gone = member(id.as_str(), *kind);
             gone["@removed"] = json!({"reason": "deleted"});

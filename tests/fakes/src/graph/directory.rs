@@ -77,7 +77,15 @@ impl Directory {
         let version = self.tick();
         let manager = properties.remove("manager").and_then(|m| m.as_str().map(str::to_owned));
         let changed = properties.keys().map(|key| (key.clone(), version)).collect();
-        let user = Object { properties, changed, created: version, version, manager, manager_changed: version, ..Object::default() };
+        let user = Object {
+            properties,
+            changed,
+            created: version,
+            version,
+            manager,
+            manager_changed: version,
+            ..Object::default()
+        };
         self.users.insert(id.clone(), user);
         id
     }

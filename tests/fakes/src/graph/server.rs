@@ -125,7 +125,11 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     (status, Json(json!({"error": error, "error_description": description, "error_codes": [0]}))).into_response()
 }
 
-async fn token(State(shared): State<Arc<Shared>>, Path(tenant): Path<String>, Form(form): Form<HashMap<String, String>>) -> Response {
+async fn token(
+    State(shared): State<Arc<Shared>>,
+    Path(tenant): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     let credentials = &shared.credentials;
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
     if tenant != credentials.tenant {
@@ -138,7 +142,11 @@ async fn token(State(shared): State<Arc<Shared>>, Path(tenant): Path<String>, Fo
         return oauth_error(StatusCode::BAD_REQUEST, "unauthorized_client", "AADSTS700016: Application not found.");
     }
     if field("client_secret") != credentials.client_secret {
-        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "AADSTS7000215: Invalid client secret provided.");
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "AADSTS7000215: Invalid client secret provided.",
+        );
     }
     if field("scope") != GRAPH_SCOPE {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_scope", "AADSTS1002012: The provided scope is invalid.");
@@ -153,11 +161,16 @@ async fn token(State(shared): State<Arc<Shared>>, Path(tenant): Path<String>, Fo
 }
 
 fn authorized(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
-    let bearer = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let bearer =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     match bearer {
         Some(token) if lock(&shared.tokens).valid.get(token).is_some_and(|expiry| *expiry > Instant::now()) => Ok(()),
-        _ => Err(graph_error(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", "Access token has expired or is not yet valid.")
-            .into_response()),
+        _ => Err(graph_error(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationToken",
+            "Access token has expired or is not yet valid.",
+        )
+        .into_response()),
     }
 }
 
@@ -170,15 +183,28 @@ fn page_size(headers: &HeaderMap) -> usize {
         .clamp(1, MAX_PAGE_SIZE)
 }
 
-async fn users_delta(State(shared): State<Arc<Shared>>, headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
+async fn users_delta(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     delta_round(&shared, Collection::Users, &headers, &query)
 }
 
-async fn groups_delta(State(shared): State<Arc<Shared>>, headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
+async fn groups_delta(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     delta_round(&shared, Collection::Groups, &headers, &query)
 }
 
-fn delta_round(shared: &Shared, collection: Collection, headers: &HeaderMap, query: &HashMap<String, String>) -> Response {
+fn delta_round(
+    shared: &Shared,
+    collection: Collection,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+) -> Response {
     if let Err(refused) = authorized(shared, headers) {
         return refused;
     }
@@ -186,7 +212,8 @@ fn delta_round(shared: &Shared, collection: Collection, headers: &HeaderMap, que
     let select: Vec<String> = select_text.split(',').map(|name| name.trim().to_owned()).collect();
     let directory = lock(&shared.directory);
     let gone = || {
-        graph_error(StatusCode::GONE, "syncStateNotFound", "The sync state is no longer valid: start a new round.").into_response()
+        graph_error(StatusCode::GONE, "syncStateNotFound", "The sync state is no longer valid: start a new round.")
+            .into_response()
     };
     let at = if let Some(token) = query.get("$skiptoken") {
         match Position::parse_skip_token(token) {
@@ -208,7 +235,8 @@ fn delta_round(shared: &Shared, collection: Collection, headers: &HeaderMap, que
     drop(directory);
     let base = lock(&shared.base).clone();
     let name = collection.name();
-    let mut body = json!({"@odata.context": format!("{base}/v1.0/$metadata#{name}({select_text})"), "value": page.value});
+    let mut body =
+        json!({"@odata.context": format!("{base}/v1.0/$metadata#{name}({select_text})"), "value": page.value});
     match page.next {
         Some(next) => {
             body["@odata.nextLink"] =
@@ -235,7 +263,8 @@ async fn members(
     let size = page_size(&headers);
     let directory = lock(&shared.directory);
     let Some(group) = directory.groups.get(&id) else {
-        return graph_error(StatusCode::NOT_FOUND, "Request_ResourceNotFound", "Resource does not exist.").into_response();
+        return graph_error(StatusCode::NOT_FOUND, "Request_ResourceNotFound", "Resource does not exist.")
+            .into_response();
     };
     let value: Vec<Value> = group
         .members
@@ -249,7 +278,8 @@ async fn members(
     let base = lock(&shared.base).clone();
     let mut body = json!({"@odata.context": format!("{base}/v1.0/$metadata#directoryObjects(id)"), "value": value});
     if more {
-        body["@odata.nextLink"] = json!(format!("{base}/v1.0/groups/{id}/members?$select=id&$skiptoken={}", skip + size));
+        body["@odata.nextLink"] =
+            json!(format!("{base}/v1.0/groups/{id}/members?$select=id&$skiptoken={}", skip + size));
     }
     Json(body).into_response()
 }
