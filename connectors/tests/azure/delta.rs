@@ -34,7 +34,7 @@ async fn an_incremental_read_returns_exactly_the_changes() {
         let eve = directory.create_user(user("eve"));
         directory.update_user(&users[0], properties(json!({"jobTitle": "Chief", "accountEnabled": false})));
         directory.delete_user(&users[1]);
-        directory.change_members(&staff, &[eve.clone()], &[users[2].clone()]);
+        directory.change_members(&staff, std::slice::from_ref(&eve), &users[2..3]);
         (eve, directory.groups[&quiet].members.len())
     });
     assert_eq!(quiet_members, 1);

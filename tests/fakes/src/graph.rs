@@ -2,7 +2,7 @@
 //! connector uses them: client credentials, users and groups delta rounds, group members, with
 //! Microsoft's JSON shapes (`@odata.nextLink`, `@odata.deltaLink`, `@removed`, `members@delta`,
 //! `{"error": {"code", "message"}}`). Tests change the tenant between runs through [`FakeGraph::with`]
-//! and inject faults (429 with `Retry-After`, 5xx, revoked tokens, expired delta tokens).
+//! and inject faults (429 with `Retry-After`, 5xx, 401 for an expired token, expired delta tokens).
 
 mod delta;
 mod directory;
@@ -73,11 +73,6 @@ impl FakeGraph {
 
     pub fn inject(&self, fault: Fault) {
         lock(&self.shared.faults).push(fault);
-    }
-
-    /// Every token issued so far is refused from now on (401), as an expired one is.
-    pub fn revoke_tokens(&self) {
-        lock(&self.shared.tokens).valid.clear();
     }
 
     pub fn set_token_lifetime(&self, seconds: u64) {

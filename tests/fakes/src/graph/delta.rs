@@ -10,7 +10,7 @@ use std::ops::Bound;
 
 use serde_json::{Map, Value, json};
 
-use super::directory::{Directory, Object, Version};
+use super::directory::{Directory, MemberKind, Object, Version};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Collection {
@@ -93,8 +93,7 @@ pub fn page(
     let mut live = live.range((lower.clone(), Bound::Unbounded)).filter(|(_, object)| in_round(object)).peekable();
     let removed_in_round =
         |version: &Version| at.since.is_some_and(|since| *version > since && *version <= at.snapshot);
-    let mut gone =
-        deleted.range((lower, Bound::Unbounded)).filter(|(_, version)| removed_in_round(*version)).peekable();
+    let mut gone = deleted.range((lower, Bound::Unbounded)).filter(|(_, version)| removed_in_round(version)).peekable();
 
     let mut value = Vec::new();
     let mut budget = page_size.max(1);
@@ -130,7 +129,8 @@ pub fn page(
             let rest = &members[offset.min(members.len())..];
             let taken = rest.len().min(budget.max(1));
             budget = budget.saturating_sub(taken);
-            entry.insert("members@delta".to_owned(), Value::Array(rest[..taken].to_vec()));
+            let chunk = rest[..taken].iter().map(|&(id, kind, removed)| member_json(id, kind, removed)).collect();
+            entry.insert("members@delta".to_owned(), Value::Array(chunk));
             if taken < rest.len() {
                 value.push(Value::Object(entry));
                 let next = Position { after: Some(id.clone()), offset: offset + taken, ..at.clone() };
@@ -185,26 +185,29 @@ fn properties(id: &str, object: &Object, select: &[String], since: Option<Versio
 }
 
 /// `members@delta`: every member from scratch (or for a group created since), else the members
-/// added and removed since.
-fn member_changes(group: &Object, since: Option<Version>) -> Vec<Value> {
-    let member = |id: &str, kind: super::directory::MemberKind| json!({"@odata.type": kind.odata_type(), "id": id});
+/// added and removed since; as (id, kind, removed), turned into JSON only for the page's chunk.
+fn member_changes(group: &Object, since: Option<Version>) -> Vec<(&str, MemberKind, bool)> {
     let everything = since.is_none_or(|since| group.created > since);
-    let mut changes: Vec<Value> = group
+    let mut changes: Vec<(&str, MemberKind, bool)> = group
         .members
         .iter()
         .filter(|(_, (_, added))| everything || since.is_some_and(|since| *added > since))
-        .map(|(id, (kind, _))| member(id.as_str(), *kind))
+        .map(|(id, (kind, _))| (id.as_str(), *kind, false))
         .collect();
     if !everything {
         let removed: BTreeMap<&String, _> =
             group.removed_members.iter().filter(|(_, (_, at))| since.is_some_and(|since| *at > since)).collect();
-        for (id, (kind, _)) in removed {
-            let mut gone = member(id.as_str(), *kind);
-            gone["@removed"] = json!({"reason": "deleted"});
-            changes.push(gone);
-        }
+        changes.extend(removed.into_iter().map(|(id, (kind, _))| (id.as_str(), *kind, true)));
     }
     changes
+}
+
+fn member_json(id: &str, kind: MemberKind, removed: bool) -> Value {
+    let mut member = json!({"@odata.type": kind.odata_type(), "id": id});
+    if removed {
+        member["@removed"] = json!({"reason": "deleted"});
+    }
+    member
 }
 
 #[cfg(test)]

@@ -160,18 +160,16 @@ async fn token(
         .into_response()
 }
 
-fn authorized(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
+/// Whether the request carries a token the fake issued and that has not expired.
+fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
     let bearer =
         headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    match bearer {
-        Some(token) if lock(&shared.tokens).valid.get(token).is_some_and(|expiry| *expiry > Instant::now()) => Ok(()),
-        _ => Err(graph_error(
-            StatusCode::UNAUTHORIZED,
-            "InvalidAuthenticationToken",
-            "Access token has expired or is not yet valid.",
-        )
-        .into_response()),
-    }
+    bearer.is_some_and(|token| lock(&shared.tokens).valid.get(token).is_some_and(|expiry| *expiry > Instant::now()))
+}
+
+fn unauthorized() -> Response {
+    graph_error(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", "Access token has expired or is not yet valid.")
+        .into_response()
 }
 
 fn page_size(headers: &HeaderMap) -> usize {
@@ -205,8 +203,8 @@ fn delta_round(
     headers: &HeaderMap,
     query: &HashMap<String, String>,
 ) -> Response {
-    if let Err(refused) = authorized(shared, headers) {
-        return refused;
+    if !authorized(shared, headers) {
+        return unauthorized();
     }
     let select_text = query.get("$select").cloned().unwrap_or_else(|| "displayName".to_owned());
     let select: Vec<String> = select_text.split(',').map(|name| name.trim().to_owned()).collect();
@@ -256,8 +254,8 @@ async fn members(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Err(refused) = authorized(&shared, &headers) {
-        return refused;
+    if !authorized(&shared, &headers) {
+        return unauthorized();
     }
     let skip: usize = query.get("$skiptoken").and_then(|token| token.parse().ok()).unwrap_or(0);
     let size = page_size(&headers);
