@@ -1,6 +1,7 @@
 //! Connectors read identity sources and yield normalized records (DESIGN.md §3). They never touch
 //! the database: the sync engine in `server/` correlates, diffs and writes what they yield.
 
+pub mod azure;
 pub mod csv;
 pub mod ldap;
 pub mod retry;
@@ -141,4 +142,10 @@ pub trait Connector: Send {
     /// Once the stream has ended: the cursor for the next incremental run, or None for a source
     /// that has no incremental runs (CSV).
     fn next_cursor(&self) -> Option<String>;
+    /// Once the stream has ended: whether the read returned everything although it was given a
+    /// cursor (Graph answers 410 Gone for an expired delta link and the read starts over), so the
+    /// engine applies the missing policy as after a full run.
+    fn read_everything(&self) -> bool {
+        false
+    }
 }

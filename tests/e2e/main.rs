@@ -3,6 +3,7 @@
 
 mod fixture;
 
+mod azure_sync;
 mod bulk;
 mod cli;
 mod connector_groups;

@@ -165,7 +165,8 @@ impl Run<'_> {
         if seq >= BULK_LOAD_RECORDS && !self.job.dry_run {
             self.store.refresh_statistics().await?;
         }
-        if self.job.full_run {
+        // A source that could not continue from the cursor read everything: a full run after all.
+        if self.job.full_run || source.read_everything() {
             let seq = self.apply_missing(seq).await?;
             self.apply_missing_groups(seq).await?;
         }

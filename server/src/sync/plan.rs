@@ -13,6 +13,8 @@ use serde_json::{Value, json};
 
 use sha2::{Digest, Sha256};
 
+use super::read_only;
+
 use crate::store::{
     GroupKey, LinkAction, LinkMark, LinkWrite, Outcome, PlannedWrite, RecordPlan, SyncUser, UserMembership, new_id,
 };
@@ -177,6 +179,10 @@ fn field_op(field: &Field) -> PatchOp {
 
 /// `doc` with `ops` applied; removing what is already gone changes nothing.
 fn apply_ops(schema: &ResourceSchema, doc: &Value, ops: &[PatchOp]) -> ScimResult<Value> {
+    if ops.iter().any(read_only::is_source_owned) {
+        let patch: Vec<PatchOp> = ops.iter().filter(|op| !read_only::is_source_owned(op)).cloned().collect();
+        return read_only::apply(apply_ops(schema, doc, &patch)?, ops);
+    }
     if ops.iter().all(|op| op.op != PatchOpKind::Remove) {
         return apply_patch(schema, doc, ops).map(|outcome| outcome.doc);
     }
@@ -213,8 +219,10 @@ fn plan_create(
     let key = Some(record.key.as_str());
     let ops: Vec<PatchOp> = field_names(record).into_iter().flat_map(|name| ops_of(record, name)).collect();
     let empty = json!({ "schemas": [schema.core.id] });
-    let doc =
-        apply_ops(schema, &empty, &ops).and_then(|doc| prepare_write(schema, doc, None)).map(|prepared| prepared.doc);
+    // prepare_write drops readOnly attributes, so the source-owned ones are set again after it.
+    let doc = apply_ops(schema, &empty, &ops)
+        .and_then(|doc| prepare_write(schema, doc, None))
+        .and_then(|prepared| read_only::apply(prepared.doc, &ops));
     let doc = match doc {
         Ok(doc) => doc,
         Err(e) => return failed(seq, "FAILED", None, origin, key, format!("INVALID_VALUE ({})", e.detail)),
