@@ -31,7 +31,10 @@ impl Default for RetryPolicy {
 pub enum Attempt<T> {
     Done(T),
     /// A transient failure: try again after `after` if the server said, else after the backoff.
-    Retry { after: Option<Duration>, reason: String },
+    Retry {
+        after: Option<Duration>,
+        reason: String,
+    },
     Fail(ConnectorError),
 }
 
@@ -93,7 +96,11 @@ mod tests {
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {
-        let policy = RetryPolicy { max_retries: 50, base_backoff: Duration::from_millis(500), max_backoff: Duration::from_secs(5) };
+        let policy = RetryPolicy {
+            max_retries: 50,
+            base_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(5),
+        };
         let waits: Vec<_> = (0..6).map(|n| policy.backoff(n).as_millis()).collect();
         assert_eq!(waits, [500, 1000, 2000, 4000, 5000, 5000]);
         assert_eq!(policy.backoff(40), Duration::from_secs(5));
