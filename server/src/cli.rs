@@ -86,15 +86,17 @@ pub enum ConnectorCommand {
     /// Create a connector from a JSON configuration file (see README, "LDAP and Active Directory").
     #[command(
         after_help = "Examples:\n  scimd connector create corp --tenant acme --kind ldap --settings corp-ldap.json\n  \
-scimd connector create ad --tenant acme --kind ldap --settings ad.json --missing keep\n\n\
-The bind password is never in the file: name it with bindPasswordEnv or bindPasswordFile."
+scimd connector create ad --tenant acme --kind ldap --settings ad.json --missing keep\n  \
+scimd connector create workspace --tenant acme --kind google --settings google.json\n\n\
+Secrets are never in the file: an LDAP bind password is named by bindPasswordEnv or bindPasswordFile, a Google \
+service account key by keyFile or keyFileEnv."
     )]
     Create {
         /// The connector's name, unique in the tenant; what it creates is managed by `connector:<name>`.
         name: String,
         #[arg(long)]
         tenant: String,
-        #[arg(long, value_parser = ["ldap"])]
+        #[arg(long, value_parser = ["ldap", "google"])]
         kind: String,
         /// The connector's JSON configuration file (`--config` is scimd's own scimd.toml).
         #[arg(long, value_name = "FILE")]

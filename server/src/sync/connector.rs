@@ -2,6 +2,7 @@
 //! is stored, queueing a run under the connector's lock, and opening its source for the engine.
 
 use scimd_connectors::Connector;
+use scimd_connectors::google::{GoogleConfig, GoogleSource};
 use scimd_connectors::ldap::{LdapConfig, LdapSource};
 use serde_json::Value;
 
@@ -11,7 +12,7 @@ use crate::config::Config;
 use crate::store::{ConnectorRow, JobRow, NewJob};
 
 /// Kinds that can be configured through the admin API and the CLI.
-pub const CONFIGURABLE_KINDS: [&str; 1] = ["ldap"];
+pub const CONFIGURABLE_KINDS: [&str; 2] = ["ldap", "google"];
 
 /// The lock a connector's runs take: one at a time per connector.
 pub fn lock_key(connector_id: &str) -> String {
@@ -32,6 +33,10 @@ pub fn check_settings(kind: &str, config: &Value, missing_policy: &str) -> Resul
     match kind {
         "ldap" => {
             LdapConfig::from_value(config.clone()).map_err(|e| invalid_config(e.to_string()))?;
+            Ok(config.to_string())
+        }
+        "google" => {
+            GoogleConfig::from_value(config.clone()).map_err(|e| invalid_config(e.to_string()))?;
             Ok(config.to_string())
         }
         "csv" => Err(invalid_config(
@@ -93,6 +98,10 @@ pub fn open_source(config: &Config, connector: &ConnectorRow, job: &JobRow) -> R
         "ldap" => {
             let config = LdapConfig::from_json(&connector.config).map_err(|e| e.to_string())?;
             Ok(Box::new(LdapSource::new(config)))
+        }
+        "google" => {
+            let config = GoogleConfig::from_json(&connector.config).map_err(|e| e.to_string())?;
+            Ok(Box::new(GoogleSource::new(config)))
         }
         other => Err(format!("connectors of kind {other} cannot run in this version")),
     }
