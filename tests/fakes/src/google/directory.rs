@@ -240,7 +240,7 @@ fn slice(table: &Table, from: u64, size: usize, keep: impl Fn(&Value) -> bool) -
 }
 
 fn generated_user(i: u64) -> Value {
-    let last_login = if i % 10 == 0 {
+    let last_login = if i.is_multiple_of(10) {
         "1970-01-01T00:00:00.000Z".to_owned()
     } else {
         format!("2026-{:02}-{:02}T{:02}:{:02}:00.000Z", 1 + i % 11, 1 + i % 28, i % 24, i % 60)
