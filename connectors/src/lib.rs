@@ -3,6 +3,7 @@
 
 pub mod azure;
 pub mod csv;
+pub mod google;
 pub mod ldap;
 pub mod retry;
 
@@ -27,6 +28,15 @@ pub struct Field {
     pub path: String,
     pub value: Value,
 }
+
+/// The scimd extension's `lastAccess`: readOnly to SCIM clients, but a field a connector may set
+/// (a source's last sign-in); the engine stores it as it stores other fields.
+pub const LAST_ACCESS_PATH: &str = "urn:ietf:params:scim:schemas:extension:scimd:2.0:User:lastAccess";
+
+/// The scimd extension's `deactivationReason`: a field a connector may set to say why the source
+/// disables the user (Google: suspended or archived); used when the user is inactive, in place of
+/// the engine's `CONNECTOR_SYNC`.
+pub const DEACTIVATION_REASON_PATH: &str = "urn:ietf:params:scim:schemas:extension:scimd:2.0:User:deactivationReason";
 
 /// A rule for finding the existing resource of a record that is not linked yet, tried in order.
 #[derive(Debug, Clone, PartialEq, Eq)]

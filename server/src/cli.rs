@@ -84,20 +84,21 @@ Results: GET /admin/v1/jobs/<id>, /admin/v1/jobs/<id>/result.csv and /errors.csv
 #[derive(Debug, Subcommand)]
 pub enum ConnectorCommand {
     /// Create a connector from a JSON configuration file (see README, "LDAP and Active Directory",
-    /// "Microsoft Entra ID").
+    /// "Microsoft Entra ID", "Google Workspace").
     #[command(
         after_help = "Examples:\n  scimd connector create corp --tenant acme --kind ldap --settings corp-ldap.json\n  \
 scimd connector create ad --tenant acme --kind ldap --settings ad.json --missing keep\n  \
-scimd connector create entra --tenant acme --kind azure --settings entra.json\n\n\
-The bind password is never in the file: name it with bindPasswordEnv or bindPasswordFile.\n\
-Nor is Entra ID's client secret: name it with clientSecretEnv or clientSecretFile."
+scimd connector create entra --tenant acme --kind azure --settings entra.json\n  \
+scimd connector create workspace --tenant acme --kind google --settings google.json\n\n\
+Secrets are never in the file: an LDAP bind password is named by bindPasswordEnv or bindPasswordFile, Entra \
+ID's client secret by clientSecretEnv or clientSecretFile, a Google service account key by keyFile or keyFileEnv."
     )]
     Create {
         /// The connector's name, unique in the tenant; what it creates is managed by `connector:<name>`.
         name: String,
         #[arg(long)]
         tenant: String,
-        #[arg(long, value_parser = ["ldap", "azure"])]
+        #[arg(long, value_parser = ["ldap", "azure", "google"])]
         kind: String,
         /// The connector's JSON configuration file (`--config` is scimd's own scimd.toml).
         #[arg(long, value_name = "FILE")]

@@ -14,6 +14,7 @@ mod discovery;
 mod entra;
 mod errors;
 mod filters;
+mod google_sync;
 mod groups;
 mod ldap_sync;
 mod okta;

@@ -10,7 +10,6 @@ use crate::ConnectorError;
 pub const EMAIL_VALUE_PATH: &str = r#"emails[type eq "work"].value"#;
 pub const EMAIL_PRIMARY_PATH: &str = r#"emails[type eq "work"].primary"#;
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-const SCIMD: &str = "urn:ietf:params:scim:schemas:extension:scimd:2.0:User";
 /// The property holding the manager, read from `manager@delta` (delta) or `manager` (`$expand`).
 pub const MANAGER_PROPERTY: &str = "manager";
 
@@ -84,7 +83,6 @@ pub fn default_user_mapping() -> Mapping {
     let department = format!("{ENTERPRISE}:department");
     let employee_number = format!("{ENTERPRISE}:employeeNumber");
     let manager = format!("{ENTERPRISE}:manager.value");
-    let last_access = format!("{SCIMD}:lastAccess");
     Mapping::of(&[
         ("userName", "userPrincipalName"),
         ("active", "accountEnabled"),
@@ -97,7 +95,7 @@ pub fn default_user_mapping() -> Mapping {
         (&employee_number, "employeeId"),
         (r#"phoneNumbers[type eq "mobile"].value"#, "mobilePhone"),
         (&manager, MANAGER_PROPERTY),
-        (&last_access, "signInActivity.lastSignInDateTime"),
+        (crate::LAST_ACCESS_PATH, "signInActivity.lastSignInDateTime"),
     ])
 }
 

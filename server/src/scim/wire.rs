@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::fmt::Write;
 
-use scimd_schemas::schema::{AttributeDef, Mutability, ResourceKind, ResourceSchema, Returned};
+use scimd_schemas::schema::{AttributeDef, Mutability, ResourceKind, ResourceSchema, Returned, SCIMD_USER};
 use serde::Deserialize;
 use serde::de::{MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -39,7 +39,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for Fields<'a> {
 
 /// Whether stored documents of this schema render unchanged under the default projection: true
 /// unless an attribute a document can hold is `returned: never` or `request` (which the default
-/// hides). Documents never hold readOnly attributes, the password, or group members (rows).
+/// hides). Documents never hold readOnly attributes, the password, or group members (rows); the
+/// one exception, a connector's `lastAccess`, is sent to the general path by [`write_resource`].
 pub fn renders_as_stored(schema: &ResourceSchema) -> bool {
     fn plain(attr: &AttributeDef) -> bool {
         attr.mutability == Mutability::ReadOnly
@@ -65,6 +66,11 @@ pub fn write_resource(
     related: Option<&[&MemberRow]>,
 ) -> bool {
     let Ok(Fields(fields)) = serde_json::from_str::<Fields>(&row.doc) else { return false };
+    // `lastAccess` (set by connectors) is `returned: request`: the general path's projection hides
+    // it. A note that merely quotes the name takes the general path too, which is only slower.
+    if fields.iter().any(|(key, value)| key == SCIMD_USER && value.get().contains("\"lastAccess\"")) {
+        return false;
+    }
     let kind = schema.kind;
     out.push_str("{\"schemas\":[");
     string(out, &schema.core.id);
@@ -152,6 +158,19 @@ mod tests {
         let groups = [member("0192-id", "g1", "direct", "Team"), member("0192-id", "g2", "indirect", "Org")];
         let groups: Vec<&MemberRow> = groups.iter().collect();
         same_as_general_path(&registry.user, &row(json!({"userName": "member"}), Some(true)), Some(&groups));
+    }
+
+    #[test]
+    fn a_last_access_from_a_connector_takes_the_general_path_which_hides_it() {
+        let registry = Registry::builtin();
+        let ext = "urn:ietf:params:scim:schemas:extension:scimd:2.0:User";
+        let doc = json!({"userName": "ana", "urn:ietf:params:scim:schemas:extension:scimd:2.0:User": {"lastAccess": "2026-11-02T08:15:00.000Z"}});
+        let user = row(doc, Some(true));
+        let mut text = String::new();
+        assert!(!write_resource(&mut text, &registry.user, "https://h/scim/v2", &user, None));
+        let mut resource = render(&registry.user, "https://h/scim/v2", &user, None).unwrap();
+        Projection::default().apply(&registry.user, &mut resource);
+        assert_eq!(resource.get(ext).and_then(|e| e.get("lastAccess")), None, "returned: request: {resource:#}");
     }
 
     #[test]

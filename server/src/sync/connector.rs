@@ -3,6 +3,7 @@
 
 use scimd_connectors::Connector;
 use scimd_connectors::azure::{AzureConfig, AzureSource};
+use scimd_connectors::google::{GoogleConfig, GoogleSource};
 use scimd_connectors::ldap::{LdapConfig, LdapSource};
 use serde_json::Value;
 
@@ -12,7 +13,7 @@ use crate::config::Config;
 use crate::store::{ConnectorRow, JobRow, NewJob};
 
 /// Kinds that can be configured through the admin API and the CLI.
-pub const CONFIGURABLE_KINDS: [&str; 2] = ["ldap", "azure"];
+pub const CONFIGURABLE_KINDS: [&str; 3] = ["ldap", "azure", "google"];
 
 /// The lock a connector's runs take: one at a time per connector.
 pub fn lock_key(connector_id: &str) -> String {
@@ -37,6 +38,10 @@ pub fn check_settings(kind: &str, config: &Value, missing_policy: &str) -> Resul
         }
         "azure" => {
             AzureConfig::from_value(config.clone()).map_err(|e| invalid_config(e.to_string()))?;
+            Ok(config.to_string())
+        }
+        "google" => {
+            GoogleConfig::from_value(config.clone()).map_err(|e| invalid_config(e.to_string()))?;
             Ok(config.to_string())
         }
         "csv" => Err(invalid_config(
@@ -102,6 +107,10 @@ pub fn open_source(config: &Config, connector: &ConnectorRow, job: &JobRow) -> R
         "azure" => {
             let config = AzureConfig::from_json(&connector.config).map_err(|e| e.to_string())?;
             Ok(Box::new(AzureSource::new(config)))
+        }
+        "google" => {
+            let config = GoogleConfig::from_json(&connector.config).map_err(|e| e.to_string())?;
+            Ok(Box::new(GoogleSource::new(config)))
         }
         other => Err(format!("connectors of kind {other} cannot run in this version")),
     }

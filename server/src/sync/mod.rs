@@ -6,7 +6,6 @@ pub mod csv;
 pub mod engine;
 mod groups;
 mod plan;
-mod read_only;
 pub mod report;
 pub mod worker;
 

@@ -4,16 +4,16 @@
 
 use std::collections::{HashMap, HashSet};
 
-use scimd_connectors::{Correlation, Field, GroupRef, Origin, Record, Rejected};
+use scimd_connectors::{
+    Correlation, DEACTIVATION_REASON_PATH, Field, GroupRef, LAST_ACCESS_PATH, Origin, Record, Rejected,
+};
 use scimd_schemas::error::{ScimResult, ScimType};
 use scimd_schemas::patch::{PatchOp, PatchOpKind, apply_patch};
 use scimd_schemas::resource::prepare_write;
-use scimd_schemas::schema::ResourceSchema;
+use scimd_schemas::schema::{ResourceSchema, SCIMD_USER};
 use serde_json::{Value, json};
 
 use sha2::{Digest, Sha256};
-
-use super::read_only;
 
 use crate::store::{
     GroupKey, LinkAction, LinkMark, LinkWrite, Outcome, PlannedWrite, RecordPlan, SyncUser, UserMembership, new_id,
@@ -164,7 +164,45 @@ pub fn plan_user(
 
 fn ops_of<'r>(record: &'r Record, name: &str) -> impl Iterator<Item = PatchOp> + 'r {
     let name = name.to_owned();
-    record.fields.iter().filter(move |f| f.name == name).map(field_op)
+    record.fields.iter().filter(move |f| f.name == name && !is_server_owned(&f.path)).map(field_op)
+}
+
+/// Paths SCIM clients cannot write (readOnly in the scimd extension) but a source may own: the
+/// engine places them itself instead of patching.
+fn is_server_owned(path: &str) -> bool {
+    path == LAST_ACCESS_PATH || path == DEACTIVATION_REASON_PATH
+}
+
+/// Sets (or, for null, removes) the scimd extension's `lastAccess` from the record; the field's
+/// name if that changed `doc`. It is `returned: request`, so rendering hides it by default.
+fn apply_last_access<'r>(doc: &mut Value, record: &'r Record) -> Option<&'r str> {
+    let field = record.fields.iter().find(|f| f.path == LAST_ACCESS_PATH)?;
+    let wanted = field.value.as_str();
+    let current = doc.get(SCIMD_USER).and_then(|ext| ext.get("lastAccess")).and_then(Value::as_str);
+    if current == wanted {
+        return None;
+    }
+    let fields = doc.as_object_mut()?;
+    match wanted {
+        Some(time) => {
+            let ext = fields.entry(SCIMD_USER).or_insert_with(|| json!({}));
+            ext.as_object_mut()?.insert("lastAccess".into(), json!(time));
+        }
+        None => {
+            let ext = fields.get_mut(SCIMD_USER).and_then(Value::as_object_mut)?;
+            ext.remove("lastAccess");
+            if ext.is_empty() {
+                fields.remove(SCIMD_USER);
+            }
+        }
+    }
+    Some(field.name.as_str())
+}
+
+/// Why the source disables the user, if it says.
+fn source_reason(record: &Record) -> Option<String> {
+    let field = record.fields.iter().find(|f| f.path == DEACTIVATION_REASON_PATH)?;
+    Some(field.value.as_str()?.to_owned())
 }
 
 /// The PATCH operation that sets a field; a null value (the source has none) removes what the
@@ -179,10 +217,6 @@ fn field_op(field: &Field) -> PatchOp {
 
 /// `doc` with `ops` applied; removing what is already gone changes nothing.
 fn apply_ops(schema: &ResourceSchema, doc: &Value, ops: &[PatchOp]) -> ScimResult<Value> {
-    if ops.iter().any(read_only::is_source_owned) {
-        let patch: Vec<PatchOp> = ops.iter().filter(|op| !read_only::is_source_owned(op)).cloned().collect();
-        return read_only::apply(apply_ops(schema, doc, &patch)?, ops);
-    }
     if ops.iter().all(|op| op.op != PatchOpKind::Remove) {
         return apply_patch(schema, doc, ops).map(|outcome| outcome.doc);
     }
@@ -219,14 +253,13 @@ fn plan_create(
     let key = Some(record.key.as_str());
     let ops: Vec<PatchOp> = field_names(record).into_iter().flat_map(|name| ops_of(record, name)).collect();
     let empty = json!({ "schemas": [schema.core.id] });
-    // prepare_write drops readOnly attributes, so the source-owned ones are set again after it.
-    let doc = apply_ops(schema, &empty, &ops)
-        .and_then(|doc| prepare_write(schema, doc, None))
-        .and_then(|prepared| read_only::apply(prepared.doc, &ops));
-    let doc = match doc {
+    let doc =
+        apply_ops(schema, &empty, &ops).and_then(|doc| prepare_write(schema, doc, None)).map(|prepared| prepared.doc);
+    let mut doc = match doc {
         Ok(doc) => doc,
         Err(e) => return failed(seq, "FAILED", None, origin, key, format!("INVALID_VALUE ({})", e.detail)),
     };
+    apply_last_access(&mut doc, record);
     let id = new_id();
     let inactive = doc.get("active").and_then(Value::as_bool) == Some(false);
     RecordPlan {
@@ -234,7 +267,8 @@ fn plan_create(
             id: id.clone(),
             doc,
             managing_entity: writer.managing_entity.to_owned(),
-            deactivation_reason: inactive.then(|| writer.deactivation_reason.to_owned()),
+            deactivation_reason: inactive
+                .then(|| source_reason(record).unwrap_or_else(|| writer.deactivation_reason.to_owned())),
         }),
         join: dedup(groups),
         leave: Vec::new(),
@@ -354,16 +388,25 @@ fn diff_fields<'r>(
     let Ok(current) = serde_json::from_str::<Value>(&user.doc) else {
         return Err(("NOT_REGISTERED", "SYSTEM_ERROR (stored document is corrupt)".into()));
     };
-    let (doc, changed) =
+    let (doc, mut changed) =
         patch_fields(schema, &current, record).map_err(|e| ("FAILED", format!("INVALID_VALUE ({})", e.detail)))?;
     let was_active = user.active != Some(false);
     let is_active = doc.get("active").and_then(Value::as_bool) != Some(false);
+    let reason = source_reason(record);
     let deactivation_reason = match (was_active, is_active) {
-        (true, false) => Some(writer.deactivation_reason.to_owned()),
+        (true, false) => Some(reason.unwrap_or_else(|| writer.deactivation_reason.to_owned())),
         (_, true) => None,
-        (false, false) => user.deactivation_reason.clone(),
+        (false, false) => reason.or_else(|| user.deactivation_reason.clone()),
     };
-    let write = (doc != current).then(|| PlannedWrite::Update {
+    // A user the source still disables, for another reason now (suspended, then archived).
+    let reason_changed = !is_active && deactivation_reason != user.deactivation_reason;
+    if let Some(field) = record.fields.iter().find(|f| f.path == DEACTIVATION_REASON_PATH)
+        && reason_changed
+        && !changed.contains(&field.name.as_str())
+    {
+        changed.push(&field.name);
+    }
+    let write = (doc != current || reason_changed).then(|| PlannedWrite::Update {
         id: user.id.clone(),
         doc,
         version: user.version,
@@ -391,6 +434,11 @@ pub(super) fn patch_fields<'r>(
             doc = patched;
             changed.push(name);
         }
+    }
+    if let Some(name) = apply_last_access(&mut doc, record)
+        && !changed.contains(&name)
+    {
+        changed.push(name);
     }
     Ok((doc, changed))
 }
