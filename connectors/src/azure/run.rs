@@ -17,9 +17,10 @@ use super::graph::{Fetched, Graph, Page, path_of};
 use super::records::{MEMBERS_DELTA, Round, group_record, id_of, is_removed, member_of, user_item};
 use crate::{ConnectorError, MemberRef, RecordKind, SourceItem};
 
-pub(super) type Item = Result<SourceItem, ConnectorError>;
+pub(super) use crate::spawned::Item;
 
 /// What a read came to.
+#[derive(Debug, Clone)]
 pub(super) struct Outcome {
     pub cursor: Cursor,
     /// Whether everything was read (no cursor, or an expired one).

@@ -14,7 +14,7 @@ use super::key::ServiceAccountKey;
 use super::records::RecordReader;
 use crate::{ConnectorError, SourceItem};
 
-pub(super) type Item = Result<SourceItem, ConnectorError>;
+pub(super) use crate::spawned::Item;
 
 pub(super) async fn read_directory(config: &GoogleConfig, out: &Sender<Item>) -> Result<(), ConnectorError> {
     let key = ServiceAccountKey::read(&config.key)?;

@@ -15,7 +15,7 @@ use super::records::{EntryReader, values};
 use super::search::{PagedSearch, Query, read_entry};
 use crate::{ConnectorError, RecordKind, SourceItem};
 
-pub(super) type Item = Result<SourceItem, ConnectorError>;
+pub(super) use crate::spawned::Item;
 
 const MEMBER_ATTRIBUTE: &str = "member";
 const MODIFY_TIMESTAMP: &str = "modifyTimestamp";
