@@ -142,6 +142,7 @@ both_databases! {
         });
         let job = run_connector(&app, &id, json!({})).await;
         assert_eq!(job["status"], "completed", "{job:#}");
+        assert_eq!(job["fullRun"], true, "queued as incremental, ran in full: {job:#}");
         assert_eq!(job["deactivatedCount"], 1, "dee, by the missing policy of the fallback full read: {job:#}");
         assert_eq!(one(&app, "Users", r#"userName eq "dee@contoso.example""#, "active").await["active"], false);
         let connector = app.send(app.admin(Method::GET, &format!("/connectors/{id}"))).await.expect(200);

@@ -212,6 +212,14 @@ impl Store {
         Ok(updated == 1)
     }
 
+    /// Records that a run queued as incremental read everything (its source could not continue
+    /// from the cursor), so its history says full run.
+    pub async fn mark_full_run(&self, job_id: &str) -> StoreResult<()> {
+        let sql = self.sql("UPDATE sync_jobs SET full_run = $2 WHERE id = $1");
+        write!(self, pool => sqlx::query(sql).bind(job_id).bind(true).execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
     /// Ends a running job with its final status; false if `owner` no longer held it.
     pub async fn finish_job(&self, job_id: &str, owner: &str, status: &str, error: Option<&str>) -> StoreResult<bool> {
         let sql = self.sql(

@@ -166,7 +166,11 @@ impl Run<'_> {
             self.store.refresh_statistics().await?;
         }
         // A source that could not continue from the cursor read everything: a full run after all.
-        if self.job.full_run || source.read_everything() {
+        let fell_back = !self.job.full_run && source.read_everything();
+        if fell_back {
+            self.store.mark_full_run(&self.job.id).await?;
+        }
+        if self.job.full_run || fell_back {
             let seq = self.apply_missing(seq).await?;
             self.apply_missing_groups(seq).await?;
         }
