@@ -5,6 +5,7 @@
 mod explain;
 mod lex;
 mod microsoft;
+mod shape;
 
 use std::fmt;
 
@@ -40,6 +41,14 @@ impl fmt::Display for PatchPath {
 /// what is wrong in plain words.
 pub fn parse_filter(input: &str) -> Result<Filter, ScimError> {
     let input = input.trim();
+    match shape::parse_by_shape(input, |shape| parse_whole(shape).ok()) {
+        Some(filter) => Ok(filter),
+        None => parse_whole(input),
+    }
+}
+
+/// The parse itself, of a trimmed filter.
+fn parse_whole(input: &str) -> Result<Filter, ScimError> {
     let fail = |problem: String| ScimError::invalid_filter(format!("invalid filter {}: {problem}", quote(input)));
     if input.is_empty() {
         return Err(ScimError::invalid_filter("the filter is empty"));
