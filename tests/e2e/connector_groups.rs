@@ -230,12 +230,19 @@ async fn failed_runs_keep_the_cursor_and_deletions_apply(db: Db) {
     assert!(job.error.as_deref().unwrap_or_default().contains("the directory went away"), "{job:?}");
     assert_eq!(h.cursor().await.as_deref(), Some("c1"), "a failed run leaves the previous cursor");
 
+    // A deletion of a key never linked (created and deleted between runs) changes nothing, before
+    // other records of its batch or last.
+    let never_synced = |key: &str| SourceItem::Deleted { kind: RecordKind::User, key: key.into() };
     let deleted = vec![
+        never_synced("key-never-synced"),
+        user("ann"),
         SourceItem::Deleted { kind: RecordKind::User, key: "key-bob".into() },
         SourceItem::Deleted { kind: RecordKind::Group, key: "key-g2".into() },
+        never_synced("key-also-never-synced"),
     ];
     let job = h.run(false, deleted, None, "c3").await;
-    assert_eq!((job.deactivated_count, job.deleted_count), (1, 1), "{job:?}");
+    assert_eq!(job.status, "completed", "{job:?}");
+    assert_eq!((job.unchanged_count, job.deactivated_count, job.deleted_count), (1, 1, 1), "{job:?}");
     let bob = h.store().users_by(&h.tenant, scimd::store::UserKey::UserName, &["bob".into()]).await.unwrap();
     assert_eq!(bob[0].active, Some(false));
     assert_eq!(h.group_id("g2").await, None);

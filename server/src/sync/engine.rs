@@ -233,14 +233,14 @@ impl Run<'_> {
             if pending.is_empty() {
                 return Ok(seq);
             }
-            let mut plans = self.plan(&self.load(&pending).await?, &pending, Pass::Users);
+            let (mut plans, mut taken) = self.plan(&self.load(&pending).await?, &pending, Pass::Users);
             if let Some(flight) = in_flight.take() {
                 let touched = self.finish(flight, waiting).await?;
-                if touched.names_any(&pending[..plans.len()], &plans) {
-                    plans = self.plan(&self.load(&pending).await?, &pending, Pass::Users);
+                if touched.names_any(&pending[..taken], &plans) {
+                    (plans, taken) = self.plan(&self.load(&pending).await?, &pending, Pass::Users);
                 }
             }
-            let batch: Vec<(i64, SourceItem)> = pending.drain(..plans.len()).collect();
+            let batch: Vec<(i64, SourceItem)> = pending.drain(..taken).collect();
             let touched = Touched::by(&batch, &plans);
             let later = later(&plans);
             *in_flight = Some(InFlight { write: self.spawn_write(plans), items: batch, touched, later });
@@ -306,9 +306,8 @@ impl Run<'_> {
         };
         for attempt in 0.. {
             let loaded = self.load(items).await?;
-            let mut plans = self.plan(&loaded, items, pass);
-            let taken = plans.len();
-            match self.write(&plans, processed * taken as i64).await {
+            let (mut plans, taken) = self.plan(&loaded, items, pass);
+            match self.write(&plans, processed * plans.len() as i64).await {
                 Ok(()) => return Ok((items.drain(..taken).collect(), plans)),
                 Err(StoreError::VersionMismatch) if attempt < RETRIES => continue,
                 Err(StoreError::VersionMismatch | StoreError::Conflict(_)) => {
@@ -424,10 +423,12 @@ impl Run<'_> {
     }
 
     /// Plans records in order until one touches a resource an earlier record of the batch touched
-    /// (that one starts the next batch, planned against what this batch wrote).
-    fn plan(&self, loaded: &Loaded, items: &[(i64, SourceItem)], pass: Pass<'_>) -> Vec<RecordPlan> {
+    /// (that one starts the next batch, planned against what this batch wrote). Returns the plans
+    /// and how many items they cover: a deletion of a key never linked has no plan.
+    fn plan(&self, loaded: &Loaded, items: &[(i64, SourceItem)], pass: Pass<'_>) -> (Vec<RecordPlan>, usize) {
         let mut plans = Vec::with_capacity(items.len());
         let mut touched = HashSet::new();
+        let mut taken = 0;
         for (seq, item) in items {
             let plan = match item {
                 SourceItem::Record(record) => {
@@ -440,7 +441,10 @@ impl Run<'_> {
                 SourceItem::Rejected(rejected) => plan_rejected(loaded, *seq, rejected),
                 SourceItem::Deleted { key, .. } => match loaded.by_link.get(key) {
                     Some(user) => plan_missing(&self.writer, &self.job.missing_policy, *seq, user),
-                    None => continue,
+                    None => {
+                        taken += 1;
+                        continue;
+                    }
                 },
             };
             let writes = plan.write.is_some() || !plan.join.is_empty() || !plan.leave.is_empty();
@@ -451,8 +455,9 @@ impl Run<'_> {
                 break;
             }
             plans.push(plan);
+            taken += 1;
         }
-        plans
+        (plans, taken)
     }
 
     /// The missing policy: every user in scope that the run did not see, a page at a time.
