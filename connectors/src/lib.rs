@@ -30,6 +30,17 @@ pub struct Field {
     pub value: Value,
 }
 
+/// A user's value that names another user of the same source by its source key (Graph's
+/// `manager`). The engine stores the `id` of the resource linked to that key, as RFC 7643 §4.3
+/// wants of `manager.value`; `name` and `path` are a `Field`'s. A `key` of None says the source
+/// has none: the engine removes what the path holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reference {
+    pub name: String,
+    pub path: String,
+    pub key: Option<String>,
+}
+
 /// The scimd extension's `lastAccess`: readOnly to SCIM clients, but a field a connector may set
 /// (a source's last sign-in); the engine stores it as it stores other fields.
 pub const LAST_ACCESS_PATH: &str = "urn:ietf:params:scim:schemas:extension:scimd:2.0:User:lastAccess";
@@ -97,6 +108,8 @@ pub struct Record {
     /// group records can name their members by it.
     pub name: Option<String>,
     pub fields: Vec<Field>,
+    /// Users: values that are other users of the source, by key.
+    pub references: Vec<Reference>,
     pub correlate: Vec<Correlation>,
     /// Users: the memberships the source owns, if it maps any.
     pub groups: Option<Membership>,

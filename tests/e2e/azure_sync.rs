@@ -101,7 +101,8 @@ both_databases! {
         assert_eq!((ben["displayName"].as_str(), ben["title"].as_str()), (Some("BEN"), Some("Engineer")));
         assert_eq!(ben["emails"][0]["value"], "ben@contoso.example");
         assert_eq!(ben[ENTERPRISE]["department"], "R&D");
-        assert_eq!(ben[ENTERPRISE]["manager"]["value"], tenant.ana.as_str(), "the manager's Graph id");
+        let ana_id = one(&app, "Users", r#"userName eq "ana@contoso.example""#, "id").await["id"].clone();
+        assert_eq!(ben[ENTERPRISE]["manager"]["value"], ana_id, "the manager's scimd id, not its Graph id {}", tenant.ana);
         assert_eq!(ben[SCIMD]["lastAccess"], "2026-11-20T07:30:00Z", "the engine writes the readOnly lastAccess");
         assert_eq!(ben[SCIMD]["managingEntity"], "connector:entra");
         let recent = app.list("/Users", &[("filter", &format!("{SCIMD}:lastAccess gt \"2026-11-01T00:00:00Z\""))]).await.expect(200);
@@ -109,10 +110,12 @@ both_databases! {
         assert_eq!(member_names(&app, "staff").await, ["ANA", "BEN"]);
         assert_eq!(member_names(&app, "admins").await, ["CHO", "staff"]);
 
-        // Between runs: ana changes, dee arrives and joins staff, ben leaves staff, cho is deleted.
+        // Between runs: ana changes, dee arrives, joins staff and manages ben (listed after him), ben
+        // leaves staff, cho is deleted.
         let dee = tenant.fake.with(|directory| {
             directory.update_user(&tenant.ana, properties(json!({"jobTitle": "Lead", "signInActivity": null})));
             let dee = directory.create_user(user("dee", "Intern"));
+            directory.update_user(&tenant.ben, properties(json!({"manager": dee})));
             directory.change_members(&tenant.staff, std::slice::from_ref(&dee), std::slice::from_ref(&tenant.ben));
             directory.delete_user(&tenant.cho);
             directory.update_group(&tenant.admins, properties(json!({"displayName": "administrators"})));
@@ -127,7 +130,10 @@ both_databases! {
         assert_eq!(ana.get(SCIMD).and_then(|ext| ext.get("lastAccess")), None, "a cleared lastAccess is removed: {ana:#}");
         let cho = one(&app, "Users", r#"userName eq "cho@contoso.example""#, "active").await;
         assert_eq!(cho["active"], false, "@removed applies the missing policy");
-        assert_eq!(one(&app, "Users", r#"userName eq "dee@contoso.example""#, "title").await["title"], "Intern");
+        let dee_user = one(&app, "Users", r#"userName eq "dee@contoso.example""#, "title").await;
+        assert_eq!(dee_user["title"], "Intern");
+        let ben = one(&app, "Users", r#"userName eq "ben@contoso.example""#, &attributes).await;
+        assert_eq!(ben[ENTERPRISE]["manager"]["value"], dee_user["id"], "a new manager listed after the employee");
         assert_eq!(member_names(&app, "staff").await, ["ANA", "DEE"]);
         assert_eq!(member_names(&app, "administrators").await, ["staff"], "cho left with his account; the rename kept the members");
 
@@ -137,6 +143,7 @@ both_databases! {
 
         // An expired delta link: the run reads everything and still completes.
         tenant.fake.with(|directory| {
+            directory.update_user(&tenant.ben, properties(json!({"manager": null})));
             directory.delete_user(&dee);
             directory.expire_tokens();
         });
@@ -145,6 +152,8 @@ both_databases! {
         assert_eq!(job["fullRun"], true, "queued as incremental, ran in full: {job:#}");
         assert_eq!(job["deactivatedCount"], 1, "dee, by the missing policy of the fallback full read: {job:#}");
         assert_eq!(one(&app, "Users", r#"userName eq "dee@contoso.example""#, "active").await["active"], false);
+        let ben = one(&app, "Users", r#"userName eq "ben@contoso.example""#, &attributes).await;
+        assert_eq!(ben[ENTERPRISE].get("manager").and_then(|m| m.get("value")), None, "no manager in Graph: {ben:#}");
         let connector = app.send(app.admin(Method::GET, &format!("/connectors/{id}"))).await.expect(200);
         assert!(connector.body["cursor"].as_str().unwrap().contains("usersDeltaLink"), "{:#}", connector.body);
     }

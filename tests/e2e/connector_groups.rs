@@ -1,5 +1,6 @@
-//! The sync engine with group records, deletions and cursors, driven by a scripted source (the
-//! LDAP, Graph and Google connectors yield the same items), on SQLite and PostgreSQL.
+//! The sync engine with group records, references between users, deletions and cursors, driven by a
+//! scripted source (the LDAP, Graph and Google connectors yield the same items), on SQLite and
+//! PostgreSQL.
 
 use std::sync::{Arc, Mutex};
 
@@ -8,10 +9,10 @@ use scimd::store::{ConnectorRow, ConnectorSettings, GroupKeyColumn, JobRow, Memb
 use scimd::sync::csv::Actor;
 use scimd::sync::{Jobs, connector, run_claimed_from};
 use scimd_connectors::{
-    Connector, ConnectorError, Correlation, Field, ItemStream, MemberRef, Record, RecordKind, SourceItem,
+    Connector, ConnectorError, Correlation, Field, ItemStream, MemberRef, Record, RecordKind, Reference, SourceItem,
 };
 use scimd_schemas::schema::ResourceKind;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::fixture::{Db, TestDb};
 
@@ -57,10 +58,21 @@ fn user(uid: &str) -> SourceItem {
             },
         ],
         correlate: vec![Correlation::Email(format!("{uid}@example.com")), Correlation::UserName(uid.into())],
+        references: Vec::new(),
         groups: None,
         members: None,
         origin: None,
     })
+}
+
+const MANAGER: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value";
+
+/// A user whose manager is the user `manager` of the source (by its key), or no one.
+fn managed(uid: &str, manager: Option<&str>) -> SourceItem {
+    let SourceItem::Record(mut record) = user(uid) else { unreachable!("user() makes a record") };
+    let key = manager.map(|m| format!("key-{m}"));
+    record.references.push(Reference { name: "manager".into(), path: MANAGER.into(), key });
+    SourceItem::Record(record)
 }
 
 fn group(cn: &str, members: &[&str]) -> SourceItem {
@@ -77,6 +89,7 @@ fn group(cn: &str, members: &[&str]) -> SourceItem {
         name: Some(format!("cn={cn},ou=groups,dc=example,dc=com")),
         fields: vec![Field { name: "cn".into(), path: "displayName".into(), value: json!(cn) }],
         correlate: Vec::new(),
+        references: Vec::new(),
         groups: None,
         members: Some(members),
         origin: None,
@@ -139,6 +152,25 @@ impl Harness {
         members
     }
 
+    /// The user's id, stored document and version.
+    async fn user(&self, user_name: &str) -> (String, Value, i64) {
+        let found = self.store().users_by(&self.tenant, scimd::store::UserKey::UserName, &[user_name.into()]).await;
+        let user = found.unwrap().pop().expect("the user exists");
+        (user.id, serde_json::from_str(&user.doc).unwrap(), user.version)
+    }
+
+    async fn manager_of(&self, user_name: &str) -> Option<String> {
+        let (_, doc, _) = self.user(user_name).await;
+        let manager = doc.pointer("/urn:ietf:params:scim:schemas:extension:enterprise:2.0:User/manager/value");
+        manager.and_then(Value::as_str).map(str::to_owned)
+    }
+
+    /// The job's outcomes in source order, as (status, changed fields, error).
+    async fn outcomes(&self, job: &JobRow) -> Vec<(String, Option<String>, Option<String>)> {
+        let rows = self.store().outcomes(&job.id, false, 0, 100).await.unwrap();
+        rows.into_iter().map(|o| (o.status, o.changed_fields, o.error)).collect()
+    }
+
     async fn cursor(&self) -> Option<String> {
         self.store().connector_by_id(&self.tenant, &self.connector.id).await.unwrap().unwrap().cursor
     }
@@ -198,12 +230,19 @@ async fn failed_runs_keep_the_cursor_and_deletions_apply(db: Db) {
     assert!(job.error.as_deref().unwrap_or_default().contains("the directory went away"), "{job:?}");
     assert_eq!(h.cursor().await.as_deref(), Some("c1"), "a failed run leaves the previous cursor");
 
+    // A deletion of a key never linked (created and deleted between runs) changes nothing, before
+    // other records of its batch or last.
+    let never_synced = |key: &str| SourceItem::Deleted { kind: RecordKind::User, key: key.into() };
     let deleted = vec![
+        never_synced("key-never-synced"),
+        user("ann"),
         SourceItem::Deleted { kind: RecordKind::User, key: "key-bob".into() },
         SourceItem::Deleted { kind: RecordKind::Group, key: "key-g2".into() },
+        never_synced("key-also-never-synced"),
     ];
     let job = h.run(false, deleted, None, "c3").await;
-    assert_eq!((job.deactivated_count, job.deleted_count), (1, 1), "{job:?}");
+    assert_eq!(job.status, "completed", "{job:?}");
+    assert_eq!((job.unchanged_count, job.deactivated_count, job.deleted_count), (1, 1, 1), "{job:?}");
     let bob = h.store().users_by(&h.tenant, scimd::store::UserKey::UserName, &["bob".into()]).await.unwrap();
     assert_eq!(bob[0].active, Some(false));
     assert_eq!(h.group_id("g2").await, None);
@@ -233,6 +272,51 @@ async fn unknown_members_and_foreign_groups(db: Db) {
     assert!(g1.error.as_deref().unwrap().contains("uid=ghost,ou=people"), "{g1:?}");
 }
 
+fn outcome(status: &str, changed: Option<&str>, error: Option<&str>) -> (String, Option<String>, Option<String>) {
+    (status.to_owned(), changed.map(str::to_owned), error.map(str::to_owned))
+}
+
+async fn managers_are_the_scimd_ids_of_linked_users(db: Db) {
+    let Some(mut h) = Harness::new(db, "keep").await else { return };
+    // Batches of two: emp waits for boss, listed two batches later; lost's manager is no user.
+    let directory = || {
+        vec![managed("emp", Some("boss")), user("x"), user("y"), managed("boss", None), managed("lost", Some("ghost"))]
+    };
+    let job = h.run(true, directory(), None, "c1").await;
+    assert_eq!((job.status.as_str(), job.created_count, job.processed), ("completed", 5, 5), "{job:?}");
+    let (boss, _, _) = h.user("boss").await;
+    assert_eq!(h.manager_of("emp").await, Some(boss.clone()));
+    assert_eq!(h.manager_of("lost").await, None);
+    let created = outcome("CREATED", None, None);
+    let lost = outcome("CREATED", None, Some("MANAGER_NOT_FOUND (key-ghost)"));
+    assert_eq!(h.outcomes(&job).await, [created.clone(), created.clone(), created.clone(), created, lost]);
+
+    // Nothing changed: nothing is written, and lost's manager is still not found.
+    let (_, _, emp_version) = h.user("emp").await;
+    let (_, _, lost_version) = h.user("lost").await;
+    let job = h.run(true, directory(), None, "c2").await;
+    assert_eq!((job.unchanged_count, job.updated_count, job.processed), (5, 0, 5), "{job:?}");
+    assert_eq!(h.outcomes(&job).await[4], outcome("UNCHANGED", None, Some("MANAGER_NOT_FOUND (key-ghost)")));
+    assert_eq!((h.user("emp").await.2, h.user("lost").await.2), (emp_version, lost_version));
+
+    // emp gets a new manager listed after him; ghost arrives after lost.
+    let items = vec![managed("emp", Some("new")), managed("lost", Some("ghost")), user("new"), user("ghost")];
+    let job = h.run(false, items, None, "c3").await;
+    assert_eq!((job.updated_count, job.created_count), (2, 2), "{job:?}");
+    let updated = outcome("UPDATED", Some("manager"), None);
+    assert_eq!(h.outcomes(&job).await[..2], [updated.clone(), updated.clone()]);
+    assert_eq!(h.manager_of("emp").await, Some(h.user("new").await.0));
+    assert_eq!(h.manager_of("lost").await, Some(h.user("ghost").await.0));
+
+    // A manager already linked is resolved as the batch is planned; a removed one clears.
+    let job = h.run(false, vec![managed("emp", Some("boss")), managed("lost", None)], None, "c4").await;
+    assert_eq!(h.outcomes(&job).await, [updated.clone(), updated]);
+    assert_eq!(h.manager_of("emp").await, Some(boss));
+    assert_eq!(h.manager_of("lost").await, None);
+    let job = h.run(false, vec![managed("emp", Some("boss")), managed("lost", None)], None, "c5").await;
+    assert_eq!((job.unchanged_count, job.updated_count), (2, 0), "{job:?}");
+}
+
 macro_rules! on_both {
     ($($name:ident),*) => {
         mod sqlite {
@@ -247,5 +331,6 @@ macro_rules! on_both {
 on_both!(
     groups_members_and_resyncs,
     failed_runs_keep_the_cursor_and_deletions_apply,
-    unknown_members_and_foreign_groups
+    unknown_members_and_foreign_groups,
+    managers_are_the_scimd_ids_of_linked_users
 );

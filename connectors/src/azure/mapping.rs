@@ -1,6 +1,7 @@
 //! Which Graph property fills which SCIM path. A property is a name (`jobTitle`) or a dotted path
-//! into an object (`signInActivity.lastSignInDateTime`); `manager` is the manager's Graph id. A
-//! configured mapping replaces the default whole, so a default can be dropped by leaving it out.
+//! into an object (`signInActivity.lastSignInDateTime`); `manager` names the manager's user record
+//! by its Graph id, which the engine stores as that user's scimd id. A configured mapping replaces
+//! the default whole, so a default can be dropped by leaving it out.
 
 use serde_json::{Map, Value};
 

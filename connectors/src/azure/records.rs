@@ -1,12 +1,12 @@
 //! Graph objects become records: the mapped properties as fields, `id` as the key, group members
-//! by their Graph ids. A full delta round returns every selected property, so an absent one has no
+//! by their Graph ids, the manager as a reference to the user with that id. A full delta round returns every selected property, so an absent one has no
 //! value and its field is null (the engine clears it); an incremental round returns at least the
 //! changed properties, so an absent one is left out and the engine leaves its value alone.
 
 use serde_json::{Map, Value};
 
 use super::mapping::{EMAIL_PRIMARY_PATH, EMAIL_VALUE_PATH, MANAGER_PROPERTY, Mapping, top_level};
-use crate::{Correlation, Field, MemberRef, Record, RecordKind, Rejected, SourceItem};
+use crate::{Correlation, Field, MemberRef, Record, RecordKind, Reference, Rejected, SourceItem};
 
 pub(super) const REMOVED: &str = "@removed";
 pub(super) const MEMBERS_DELTA: &str = "members@delta";
@@ -29,7 +29,7 @@ pub(super) fn is_removed(entry: &Map<String, Value>) -> bool {
 
 /// A user entry of `/users/delta`: a record, a deletion (`@removed`), or a rejection without `id`.
 pub(super) fn user_item(mapping: &Mapping, entry: &Map<String, Value>, round: Round) -> SourceItem {
-    let fields = fields(mapping, entry, round);
+    let (fields, references) = values(mapping, entry, round);
     let value_of = |path: &str| fields.iter().find(|field| field.path == path).and_then(|f| f.value.as_str());
     let correlate: Vec<Correlation> = [
         value_of(EMAIL_VALUE_PATH).map(|email| Correlation::Email(email.to_owned())),
@@ -50,6 +50,7 @@ pub(super) fn user_item(mapping: &Mapping, entry: &Map<String, Value>, round: Ro
         key: key.to_owned(),
         name: None,
         fields,
+        references,
         correlate,
         groups: None,
         members: None,
@@ -70,7 +71,8 @@ pub(super) fn group_record(
         kind: RecordKind::Group,
         key: key.to_owned(),
         name: None,
-        fields: fields(mapping, entry, round),
+        fields: values(mapping, entry, round).0,
+        references: Vec::new(),
         correlate: Vec::new(),
         groups: None,
         members,
@@ -88,17 +90,25 @@ pub(super) fn member_of(entry: &Map<String, Value>) -> Option<(MemberRef, bool)>
     Some((MemberRef::SourceKey(id_of(entry)?.to_owned()), is_removed(entry)))
 }
 
-fn fields(mapping: &Mapping, entry: &Map<String, Value>, round: Round) -> Vec<Field> {
+/// The mapped properties: the manager as a reference (its Graph id is the key of the manager's
+/// record), the others as fields.
+fn values(mapping: &Mapping, entry: &Map<String, Value>, round: Round) -> (Vec<Field>, Vec<Reference>) {
     let mut fields = Vec::new();
+    let mut references = Vec::new();
     for (path, property) in mapping.entries() {
         let Some(value) = property_value(entry, property, round) else { continue };
+        if property == MANAGER_PROPERTY {
+            let key = value.as_str().map(str::to_owned);
+            references.push(Reference { name: property.to_owned(), path: path.to_owned(), key });
+            continue;
+        }
         let has_value = !value.is_null();
         fields.push(Field { name: property.to_owned(), path: path.to_owned(), value });
         if path == EMAIL_VALUE_PATH && has_value {
             fields.push(Field { name: property.to_owned(), path: EMAIL_PRIMARY_PATH.to_owned(), value: true.into() });
         }
     }
-    fields
+    (fields, references)
 }
 
 /// The property's value (null: none), or None when an incremental round did not send it.
@@ -147,11 +157,23 @@ mod tests {
         value.as_object().unwrap().clone()
     }
 
-    fn fields(item: SourceItem) -> Vec<(String, Value)> {
+    const MANAGER_PATH: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value";
+
+    /// A record's fields as (path, value), and its references as (path, key).
+    type Values = (Vec<(String, Value)>, Vec<(String, Option<String>)>);
+
+    fn values(item: SourceItem) -> Values {
         match item {
-            SourceItem::Record(record) => record.fields.into_iter().map(|f| (f.path, f.value)).collect(),
+            SourceItem::Record(record) => (
+                record.fields.into_iter().map(|f| (f.path, f.value)).collect(),
+                record.references.into_iter().map(|r| (r.path, r.key)).collect(),
+            ),
             other => panic!("expected a record, got {other:?}"),
         }
+    }
+
+    fn user(entry: Value, round: Round) -> Values {
+        values(user_item(&default_user_mapping(), &object(entry), round))
     }
 
     fn value(fields: &[(String, Value)], path: &str) -> Option<Value> {
@@ -172,25 +194,35 @@ mod tests {
                 [Correlation::Email("Ana@contoso.com".into()), Correlation::UserName("ana@contoso.com".into())]
             );
         }
-        let fields = fields(item);
+        let (fields, references) = values(item);
         assert_eq!(value(&fields, "userName"), Some(json!("ana@contoso.com")));
         assert_eq!(value(&fields, "active"), Some(json!(false)));
         assert_eq!(value(&fields, "title"), Some(Value::Null));
         assert_eq!(value(&fields, "name.givenName"), Some(Value::Null), "absent in a full round: no value");
         assert_eq!(value(&fields, ".primary"), Some(json!(true)));
-        assert_eq!(value(&fields, "manager.value"), Some(json!("boss")));
         assert_eq!(value(&fields, "lastAccess"), Some(json!("2026-11-01T08:00:00Z")));
+        assert_eq!(value(&fields, "manager.value"), None, "the manager is no literal value");
+        assert_eq!(references, [(MANAGER_PATH.to_owned(), Some("boss".to_owned()))], "but the user with key boss");
     }
 
     #[test]
     fn an_incremental_round_leaves_out_what_it_did_not_send() {
-        let entry = object(
-            json!({"id": "u1", "jobTitle": "Chief", "manager@delta": [{"id": "boss", "@removed": {"reason": "deleted"}}]}),
-        );
-        let fields = fields(user_item(&default_user_mapping(), &entry, Round::Incremental));
+        let (fields, references) = user(json!({"id": "u1", "jobTitle": "Chief"}), Round::Incremental);
         assert_eq!(value(&fields, "title"), Some(json!("Chief")));
-        assert_eq!(value(&fields, "manager.value"), Some(Value::Null), "a removed manager is cleared");
-        assert_eq!(fields.len(), 2, "{fields:?}");
+        assert_eq!(fields.len(), 1, "{fields:?}");
+        assert!(references.is_empty(), "the manager was not sent, so it is left alone: {references:?}");
+    }
+
+    #[test]
+    fn a_removed_or_missing_manager_is_a_reference_to_no_one() {
+        let removed = json!({"id": "u1", "manager@delta": [{"id": "boss", "@removed": {"reason": "deleted"}}]});
+        let none = vec![(MANAGER_PATH.to_owned(), None)];
+        assert_eq!(user(removed, Round::Incremental).1, none, "a removed manager is cleared");
+        assert_eq!(user(json!({"id": "u1"}), Round::Full).1, none, "no manager in a full round");
+        let changed = json!({"id": "u1", "manager@delta": [{"id": "old", "@removed": {}}, {"id": "new"}]});
+        assert_eq!(user(changed, Round::Incremental).1, [(MANAGER_PATH.to_owned(), Some("new".to_owned()))]);
+        let expanded = json!({"id": "u1", "manager": {"@odata.type": "#microsoft.graph.user", "id": "boss"}});
+        assert_eq!(user(expanded, Round::Full).1, [(MANAGER_PATH.to_owned(), Some("boss".to_owned()))]);
     }
 
     #[test]

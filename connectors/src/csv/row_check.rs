@@ -61,6 +61,7 @@ impl RowChecker {
                 name: None,
                 fields: user_fields(user_name, email, user_id, active),
                 correlate: vec![Correlation::Email(email.to_owned()), Correlation::UserName(user_id.to_owned())],
+                references: Vec::new(),
                 groups: self.header.has(Column::GroupIdList).then(|| memberships(value(Column::GroupIdList))),
                 members: None,
                 origin: Some(origin),

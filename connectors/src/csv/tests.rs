@@ -109,6 +109,7 @@ fn a_valid_row_becomes_a_user_record() {
             Correlation::Email("Hong@Example.com".into()),
             Correlation::UserName("hong.id@example.com".into()),
         ],
+        references: Vec::new(),
         groups: Some(Membership {
             field: "groupIdList".into(),
             groups: vec![GroupRef::ExternalIdOrName("dept_001".into()), GroupRef::ExternalIdOrName("dept_002".into())],

@@ -26,7 +26,9 @@ async fn a_full_read_follows_every_page_and_merges_group_members() {
     let managed = read_users.iter().find(|record| record.key == users[5]).unwrap();
     assert_eq!(field(managed, "userName"), Some(&json!("managed@contoso.example")));
     let manager = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value";
-    assert_eq!(field(managed, manager), Some(&json!(boss)), "the manager's Graph id");
+    assert_eq!(field(managed, manager), None, "the manager is no literal value");
+    let reference = managed.references.iter().find(|r| r.path == manager).expect("a reference to the manager");
+    assert_eq!(reference.key.as_ref(), Some(&boss), "the manager's record, by its Graph id");
     let last_access = "urn:ietf:params:scim:schemas:extension:scimd:2.0:User:lastAccess";
     assert_eq!(field(managed, last_access), Some(&json!("2026-11-20T07:00:00Z")));
     assert_eq!(field(read_users[0], "title"), Some(&json!("Engineer")));

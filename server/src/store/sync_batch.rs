@@ -169,6 +169,9 @@ pub struct RecordPlan {
     /// The resource's link to the connector under the record's key.
     pub link: Option<LinkWrite>,
     pub outcome: Outcome,
+    /// The outcome is written by a later pass (the record names users not linked yet when it was
+    /// planned); the record counts as processed now.
+    pub outcome_later: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,7 +194,7 @@ pub struct LinkWrite {
 impl RecordPlan {
     /// A plan that changes no membership or link: at most `write`, and the outcome.
     pub fn only(write: Option<PlannedWrite>, outcome: Outcome) -> Self {
-        RecordPlan { write, join: Vec::new(), leave: Vec::new(), link: None, outcome }
+        RecordPlan { write, join: Vec::new(), leave: Vec::new(), link: None, outcome, outcome_later: false }
     }
 }
 
@@ -481,7 +484,8 @@ impl Store {
             "UPDATE source_links SET record_hash = $3, synced_version = $4, external_name = $5 \
              WHERE connector_id = $1 AND external_key = $2",
         );
-        let counts = counters(plans.iter().map(|p| p.outcome.status));
+        let outcomes: Vec<&Outcome> = plans.iter().filter(|p| !p.outcome_later).map(|p| &p.outcome).collect();
+        let counts = counters(outcomes.iter().map(|o| o.status));
         let job_sql = self.job_progress_sql();
 
         write!(self, pool => {
@@ -569,8 +573,8 @@ impl Store {
                     query.execute(&mut *tx).await.map_err(|e| super::conflict_or(e, |_| "a source key is linked twice".to_owned()))?;
                 }
             }
-            for chunk in plans.chunks(CHUNK) {
-                let params = chunk.iter().flat_map(|plan| outcome_params(job.job_id, "User", &plan.outcome));
+            for chunk in outcomes.chunks(CHUNK) {
+                let params = chunk.iter().flat_map(|o| outcome_params(job.job_id, "User", o));
                 bind!(sqlx::query(self.outcomes_sql(chunk.len())), params.collect::<Vec<_>>().iter()).execute(&mut *tx).await?;
             }
             let mut query = sqlx::query(job_sql).bind(job.job_id).bind(job.lease_owner).bind(job.lease_expires).bind(job.processed);

@@ -2,18 +2,19 @@
 //! names and written in one transaction with its outcomes and the job's counters; after a full
 //! run, the missing policy. The same for every connector.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use futures_util::StreamExt;
 use scimd_connectors::{Connector, Correlation, GroupRef, Record, RecordKind, SourceItem};
 use scimd_schemas::schema::ResourceSchema;
 
 use super::plan::{Loaded, Writer, plan_missing, plan_rejected, plan_unwritable, plan_user};
+use super::references::{Waiting, completing, later};
 use serde_json::Value;
 
 use crate::store::{
-    BatchJob, GroupPlan, JobRow, MissingScope, PlannedWrite, RecordPlan, Store, StoreError, UserKey, email_lower,
-    lease_until,
+    BatchJob, GroupPlan, JobRow, LinkBy, MissingScope, Outcome, PlannedWrite, RecordPlan, Store, StoreError, UserKey,
+    email_lower, lease_until,
 };
 
 /// Records from which a run counts as a bulk load: the planner's statistics are refreshed then,
@@ -36,6 +37,18 @@ struct InFlight {
     write: tokio::task::JoinHandle<Result<(), StoreError>>,
     items: Vec<(i64, SourceItem)>,
     touched: Touched,
+    /// The outcomes its plans leave for the pass after the users, by seq.
+    later: HashMap<i64, Outcome>,
+}
+
+/// Which pass plans user records.
+#[derive(Clone, Copy)]
+pub(super) enum Pass<'p> {
+    /// The users pass: each record counts as processed.
+    Users,
+    /// The pass after it, for the records that waited for their references (`references.rs`),
+    /// with the outcomes their first plans left.
+    Completing(&'p HashMap<i64, Outcome>),
 }
 
 /// What a batch may have changed: the resources it writes and every value a later record could
@@ -148,19 +161,24 @@ impl Run<'_> {
     /// database and the planning each keep a core busy. The next batch was read before the
     /// write committed: if it names anything that write touched, it is loaded and planned again.
     ///
+    /// User records whose references name users not linked yet are completed after the users.
     /// Group records and group deletions are set aside and applied after the users (their members
     /// are users and groups of the same source); then, after a full run, the missing policy.
     pub async fn execute(&self, source: &mut dyn Connector) -> Result<(), EngineError> {
         let mut in_flight = None;
         let mut groups = Vec::new();
-        let result = self.apply_source(source, &mut in_flight, &mut groups).await;
-        // Even after an error, the batch in flight is waited for: the job ends after its writes.
+        let mut waiting = Waiting::default();
+        let result = self.apply_source(source, &mut in_flight, &mut groups, &mut waiting).await;
+        // Even after an error, the batch in flight is waited for: the job ends after its writes,
+        // and the records that waited get their outcomes, since their users were written.
         let finished = match in_flight {
-            Some(flight) => self.finish(flight).await.map(drop),
+            Some(flight) => self.finish(flight, &mut waiting).await.map(drop),
             None => Ok(()),
         };
+        let completed = self.apply_waiting(waiting).await;
         let seq = result?;
         finished?;
+        completed?;
         self.apply_groups(groups).await?;
         if seq >= BULK_LOAD_RECORDS && !self.job.dry_run {
             self.store.refresh_statistics().await?;
@@ -187,6 +205,7 @@ impl Run<'_> {
         source: &mut dyn Connector,
         in_flight: &mut Option<InFlight>,
         groups: &mut Vec<(i64, SourceItem)>,
+        waiting: &mut Waiting,
     ) -> Result<i64, EngineError> {
         let mut seq = 0i64;
         let mut pending: Vec<(i64, SourceItem)> = Vec::with_capacity(self.batch_size);
@@ -214,16 +233,17 @@ impl Run<'_> {
             if pending.is_empty() {
                 return Ok(seq);
             }
-            let mut plans = self.plan(&self.load(&pending).await?, &pending);
+            let (mut plans, mut taken) = self.plan(&self.load(&pending).await?, &pending, Pass::Users);
             if let Some(flight) = in_flight.take() {
-                let touched = self.finish(flight).await?;
-                if touched.names_any(&pending[..plans.len()], &plans) {
-                    plans = self.plan(&self.load(&pending).await?, &pending);
+                let touched = self.finish(flight, waiting).await?;
+                if touched.names_any(&pending[..taken], &plans) {
+                    (plans, taken) = self.plan(&self.load(&pending).await?, &pending, Pass::Users);
                 }
             }
-            let batch: Vec<(i64, SourceItem)> = pending.drain(..plans.len()).collect();
+            let batch: Vec<(i64, SourceItem)> = pending.drain(..taken).collect();
             let touched = Touched::by(&batch, &plans);
-            *in_flight = Some(InFlight { write: self.spawn_write(plans), items: batch, touched });
+            let later = later(&plans);
+            *in_flight = Some(InFlight { write: self.spawn_write(plans), items: batch, touched, later });
         }
     }
 
@@ -246,8 +266,8 @@ impl Run<'_> {
 
     /// Waits for a batch in flight. If it could not be written as planned (a resource changed
     /// under it, or a unique clash), it is applied again the careful way, and everything counts
-    /// as touched.
-    async fn finish(&self, flight: InFlight) -> Result<Touched, EngineError> {
+    /// as touched. The records it leaves for the pass after the users go to `waiting`.
+    async fn finish(&self, flight: InFlight, waiting: &mut Waiting) -> Result<Touched, EngineError> {
         let result = match flight.write.await {
             Ok(result) => result,
             Err(join) => match join.try_into_panic() {
@@ -257,11 +277,15 @@ impl Run<'_> {
             },
         };
         match result {
-            Ok(()) => Ok(flight.touched),
+            Ok(()) => {
+                waiting.add(flight.items, flight.later);
+                Ok(flight.touched)
+            }
             Err(StoreError::VersionMismatch | StoreError::Conflict(_)) => {
                 let mut items = flight.items;
                 while !items.is_empty() {
-                    self.apply_items(&mut items).await?;
+                    let (applied, plans) = self.apply_items(&mut items, Pass::Users).await?;
+                    waiting.add(applied, later(&plans));
                 }
                 Ok(Touched { everything: true, ..Touched::default() })
             }
@@ -270,22 +294,25 @@ impl Run<'_> {
     }
 
     /// Plans and writes the longest prefix of `items` in which no two records touch the same
-    /// resource, and removes it from `items`.
-    async fn apply_items(&self, items: &mut Vec<(i64, SourceItem)>) -> Result<(), EngineError> {
+    /// resource, and removes it from `items`. Returns that prefix and the plans written for it.
+    pub(super) async fn apply_items(
+        &self,
+        items: &mut Vec<(i64, SourceItem)>,
+        pass: Pass<'_>,
+    ) -> Result<(Vec<(i64, SourceItem)>, Vec<RecordPlan>), EngineError> {
+        let processed = match pass {
+            Pass::Users => 1,
+            Pass::Completing(_) => 0,
+        };
         for attempt in 0.. {
             let loaded = self.load(items).await?;
-            let plans = self.plan(&loaded, items);
-            let taken = plans.len();
-            match self.write(&plans, taken as i64).await {
-                Ok(()) => {
-                    items.drain(..taken);
-                    return Ok(());
-                }
+            let (mut plans, taken) = self.plan(&loaded, items, pass);
+            match self.write(&plans, processed * plans.len() as i64).await {
+                Ok(()) => return Ok((items.drain(..taken).collect(), plans)),
                 Err(StoreError::VersionMismatch) if attempt < RETRIES => continue,
                 Err(StoreError::VersionMismatch | StoreError::Conflict(_)) => {
-                    self.write_one_by_one(&plans, 1).await?;
-                    items.drain(..taken);
-                    return Ok(());
+                    self.write_one_by_one(&mut plans, processed).await?;
+                    return Ok((items.drain(..taken).collect(), plans));
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -298,15 +325,16 @@ impl Run<'_> {
     }
 
     /// A batch that conflicts as a whole is written record by record, so one bad record fails
-    /// alone (with its reason) and the others are applied.
+    /// alone (with its reason) and the others are applied; `plans` are left as written.
     /// `processed` is what each record adds to the job's progress (0 for missing resources).
-    async fn write_one_by_one(&self, plans: &[RecordPlan], processed: i64) -> Result<(), StoreError> {
+    async fn write_one_by_one(&self, plans: &mut [RecordPlan], processed: i64) -> Result<(), StoreError> {
         for plan in plans {
             match self.write(std::slice::from_ref(plan), processed).await {
                 Ok(()) => {}
                 Err(e @ (StoreError::VersionMismatch | StoreError::Conflict(_) | StoreError::Database(_))) => {
                     tracing::warn!(job = %self.job.id, seq = plan.outcome.seq, error = %e, "record not written");
-                    self.write(&[plan_unwritable(plan, &e)], processed).await?;
+                    *plan = plan_unwritable(plan, &e);
+                    self.write(std::slice::from_ref(plan), processed).await?;
                 }
                 Err(e) => return Err(e),
             }
@@ -379,21 +407,44 @@ impl Run<'_> {
             all.map(|u| u.id.clone()).collect::<HashSet<_>>().into_iter().collect()
         };
         loaded.add_memberships(store.memberships_of(tenant, &user_ids).await?);
+
+        let mut referenced: Vec<String> = items
+            .iter()
+            .filter_map(|(_, item)| match item {
+                SourceItem::Record(record) => Some(record.references.iter().filter_map(|r| r.key.clone())),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        referenced.sort();
+        referenced.dedup();
+        loaded.add_referenced(store.linked_resources(self.writer.connector_id, LinkBy::Key, &referenced).await?);
         Ok(loaded)
     }
 
     /// Plans records in order until one touches a resource an earlier record of the batch touched
-    /// (that one starts the next batch, planned against what this batch wrote).
-    fn plan(&self, loaded: &Loaded, items: &[(i64, SourceItem)]) -> Vec<RecordPlan> {
+    /// (that one starts the next batch, planned against what this batch wrote). Returns the plans
+    /// and how many items they cover: a deletion of a key never linked has no plan.
+    fn plan(&self, loaded: &Loaded, items: &[(i64, SourceItem)], pass: Pass<'_>) -> (Vec<RecordPlan>, usize) {
         let mut plans = Vec::with_capacity(items.len());
         let mut touched = HashSet::new();
+        let mut taken = 0;
         for (seq, item) in items {
             let plan = match item {
-                SourceItem::Record(record) => plan_user(self.schema, &self.writer, loaded, *seq, record),
+                SourceItem::Record(record) => {
+                    let plan = plan_user(self.schema, &self.writer, loaded, *seq, record);
+                    match pass {
+                        Pass::Completing(outcomes) => completing(&outcomes[seq], plan),
+                        Pass::Users => plan,
+                    }
+                }
                 SourceItem::Rejected(rejected) => plan_rejected(loaded, *seq, rejected),
                 SourceItem::Deleted { key, .. } => match loaded.by_link.get(key) {
                     Some(user) => plan_missing(&self.writer, &self.job.missing_policy, *seq, user),
-                    None => continue,
+                    None => {
+                        taken += 1;
+                        continue;
+                    }
                 },
             };
             let writes = plan.write.is_some() || !plan.join.is_empty() || !plan.leave.is_empty();
@@ -404,8 +455,9 @@ impl Run<'_> {
                 break;
             }
             plans.push(plan);
+            taken += 1;
         }
-        plans
+        (plans, taken)
     }
 
     /// The missing policy: every user in scope that the run did not see, a page at a time.
@@ -427,7 +479,7 @@ impl Run<'_> {
                 .await?;
             let Some(last) = users.last() else { return Ok(seq) };
             after = last.seq;
-            let plans: Vec<RecordPlan> = users
+            let mut plans: Vec<RecordPlan> = users
                 .iter()
                 .map(|user| {
                     seq += 1;
@@ -436,7 +488,9 @@ impl Run<'_> {
                 .collect();
             match self.write(&plans, 0).await {
                 Ok(()) => {}
-                Err(StoreError::VersionMismatch | StoreError::Conflict(_)) => self.write_one_by_one(&plans, 0).await?,
+                Err(StoreError::VersionMismatch | StoreError::Conflict(_)) => {
+                    self.write_one_by_one(&mut plans, 0).await?
+                }
                 Err(e) => return Err(e.into()),
             }
         }

@@ -6,6 +6,7 @@ pub mod csv;
 pub mod engine;
 mod groups;
 mod plan;
+mod references;
 pub mod report;
 pub mod worker;
 

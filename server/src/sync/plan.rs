@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use sha2::{Digest, Sha256};
 
+use super::references::not_found;
 use crate::store::{
     GroupKey, LinkAction, LinkMark, LinkWrite, Outcome, PlannedWrite, RecordPlan, SyncUser, UserMembership, new_id,
 };
@@ -40,6 +41,8 @@ pub struct Loaded {
     pub group_by_name: HashMap<String, String>,
     /// Per user: group id → the connector that added the membership.
     pub memberships: HashMap<String, HashMap<String, Option<String>>>,
+    /// Per source key the records reference: the id of the user linked to it.
+    pub referenced: HashMap<String, String>,
 }
 
 impl Loaded {
@@ -125,8 +128,27 @@ pub fn plan_rejected(loaded: &Loaded, seq: i64, rejected: &Rejected) -> RecordPl
     failed(seq, "FAILED", target, rejected.origin.as_ref(), None, rejected.errors.join(";"))
 }
 
-/// Plans a user record.
+/// Plans a user record. A reference whose key no linked user has is planned as no value and
+/// noted; the plan then leaves its outcome to the pass after the users, which plans the record
+/// again once every user of the run is linked.
 pub fn plan_user(
+    schema: &ResourceSchema,
+    writer: &Writer<'_>,
+    loaded: &Loaded,
+    seq: i64,
+    record: &Record,
+) -> RecordPlan {
+    let (record, missing) = loaded.resolve(record);
+    let mut plan = plan_resolved(schema, writer, loaded, seq, &record);
+    if !missing.is_empty() && plan.outcome.error.is_none() {
+        plan.outcome.error = Some(not_found(&missing));
+        plan.outcome_later = true;
+    }
+    plan
+}
+
+/// Plans a user record whose references are fields.
+fn plan_resolved(
     schema: &ResourceSchema,
     writer: &Writer<'_>,
     loaded: &Loaded,
@@ -287,6 +309,7 @@ fn plan_create(
             error: None,
             report: report(origin),
         },
+        outcome_later: false,
     }
 }
 
@@ -363,6 +386,7 @@ fn plan_update(
             error: None,
             report: report(origin),
         },
+        outcome_later: false,
     }
 }
 
