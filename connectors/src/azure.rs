@@ -15,7 +15,7 @@ mod run;
 mod source;
 mod token;
 
-pub use config::{AzureConfig, DEFAULT_AUTHORITY, DEFAULT_GRAPH_URL, SecretSource};
+pub use config::{AzureConfig, CLIENT_SECRET_KEYS, DEFAULT_AUTHORITY, DEFAULT_GRAPH_URL};
 pub use cursor::Cursor;
 pub use mapping::Mapping;
 pub use source::AzureSource;

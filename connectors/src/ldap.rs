@@ -16,7 +16,7 @@ mod run;
 mod search;
 mod source;
 
-pub use config::{Bind, Flavor, LdapConfig, PasswordSource, Scope, SearchSpec};
+pub use config::{BIND_PASSWORD_KEYS, Bind, Flavor, LdapConfig, Scope, SearchSpec};
 pub use cursor::Cursor;
 pub use mapping::Mapping;
 pub use source::LdapSource;

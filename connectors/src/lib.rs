@@ -6,6 +6,7 @@ pub mod csv;
 pub mod google;
 pub mod ldap;
 pub mod retry;
+pub mod secret;
 mod spawned;
 
 use futures_util::stream::BoxStream;

@@ -5,13 +5,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use reqwest::Url;
-use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::mapping::{Mapping, default_group_mapping, default_user_mapping};
 use crate::ConnectorError;
 use crate::retry::RetryPolicy;
+use crate::secret::{SecretKeys, SecretSource};
 
 pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
 pub const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com/v1.0";
@@ -19,13 +19,9 @@ pub const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com/v1.0";
 const MAX_PAGE_SIZE: u32 = 999;
 const DEFAULT_TIMEOUT_SECONDS: u64 = 60;
 
-/// Where the client secret is read, at the start of each run (a rotated secret is used from the
-/// next run on).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SecretSource {
-    Env(String),
-    File(PathBuf),
-}
+/// The settings keys of the client secret's source.
+pub const CLIENT_SECRET_KEYS: SecretKeys =
+    SecretKeys { env: "clientSecretEnv", file: "clientSecretFile", what: "client secret" };
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AzureConfig {
@@ -99,20 +95,15 @@ impl RawConfig {
     fn resolve(self) -> Result<AzureConfig, ConnectorError> {
         let tenant_id = required_id("tenantId", self.tenant_id, "contoso.onmicrosoft.com or the directory's GUID")?;
         let client_id = required_id("clientId", self.client_id, "the application (client) ID")?;
-        let client_secret = match (self.client_secret_env, self.client_secret_file) {
-            (Some(_), Some(_)) => return Err(invalid("both clientSecretEnv and clientSecretFile are set: keep one")),
-            (Some(name), None) if name.trim().is_empty() => {
-                return Err(invalid("clientSecretEnv is empty: name a variable"));
-            }
-            (Some(name), None) => SecretSource::Env(name),
-            (None, Some(path)) => SecretSource::File(path),
-            (None, None) => {
-                return Err(invalid(
-                    "no client secret: set clientSecretEnv (an environment variable's name) or clientSecretFile (a \
+        let client_secret =
+            SecretSource::from_settings(CLIENT_SECRET_KEYS, self.client_secret_env, self.client_secret_file)
+                .map_err(invalid)?
+                .ok_or_else(|| {
+                    invalid(
+                        "no client secret: set clientSecretEnv (an environment variable's name) or clientSecretFile (a \
                      file holding the secret)",
-                ));
-            }
-        };
+                    )
+                })?;
         let page_size = self.page_size.unwrap_or(MAX_PAGE_SIZE);
         if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
             return Err(invalid(format!("pageSize must be between 1 and {MAX_PAGE_SIZE} (the default is 999)")));
@@ -176,40 +167,10 @@ fn base_url(key: &str, text: &str) -> Result<String, ConnectorError> {
     Ok(text.trim_end_matches('/').to_owned())
 }
 
-impl SecretSource {
-    /// Reads the secret now. A trailing newline in a file is not part of it.
-    pub fn read(&self) -> Result<SecretString, ConnectorError> {
-        let text = match self {
-            SecretSource::Env(name) => std::env::var(name).map_err(|_| {
-                ConnectorError::Source(format!(
-                    "the environment variable {name} (clientSecretEnv) is not set or not UTF-8: set it for the scimd \
-                     process"
-                ))
-            })?,
-            SecretSource::File(path) => std::fs::read_to_string(path).map_err(|error| {
-                ConnectorError::Source(format!(
-                    "cannot read the client secret file {} (clientSecretFile): {error}",
-                    path.display()
-                ))
-            })?,
-        };
-        Ok(SecretString::from(text.trim_end_matches(['\r', '\n']).to_owned()))
-    }
-
-    /// Where the secret comes from, naming the configuration key, for error messages.
-    pub fn describe(&self) -> String {
-        match self {
-            SecretSource::Env(name) => format!("the environment variable {name} (clientSecretEnv)"),
-            SecretSource::File(path) => format!("the file {} (clientSecretFile)", path.display()),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use secrecy::ExposeSecret;
 
-    use super::{AzureConfig, SecretSource};
+    use super::{AzureConfig, CLIENT_SECRET_KEYS, SecretSource};
 
     fn parse(text: &str) -> Result<AzureConfig, String> {
         AzureConfig::from_json(text).map_err(|error| error.to_string())
@@ -225,7 +186,7 @@ mod tests {
         assert_eq!(config.graph_url, "https://graph.microsoft.com/v1.0");
         assert_eq!((config.page_size, config.read_groups), (999, true));
         assert_eq!((config.retry.max_retries, config.retry.max_backoff.as_secs()), (8, 60));
-        assert_eq!(config.client_secret, SecretSource::Env("AZ".into()));
+        assert_eq!(config.client_secret, SecretSource::Env { name: "AZ".into(), keys: CLIENT_SECRET_KEYS });
         assert_eq!(config.user_mapping.property_of("userName"), Some("userPrincipalName"));
         assert_eq!(config.group_mapping.property_of("displayName"), Some("displayName"));
     }
@@ -277,17 +238,5 @@ mod tests {
             let message = parse(text).unwrap_err();
             assert!(message.contains(expected), "{text}: {message}");
         }
-    }
-
-    #[test]
-    fn reads_secrets_without_the_trailing_newline_and_never_shows_them() {
-        let file = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(file.path(), "s3cret\n").unwrap();
-        let source = SecretSource::File(file.path().to_owned());
-        let secret = source.read().unwrap();
-        assert_eq!(secret.expose_secret(), "s3cret");
-        assert!(!format!("{secret:?}").contains("s3cret"));
-        let missing = SecretSource::Env("SCIMD_TEST_SURELY_UNSET_AZURE".into()).read().unwrap_err();
-        assert!(missing.to_string().contains("clientSecretEnv"), "{missing}");
     }
 }

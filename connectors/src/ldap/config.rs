@@ -4,12 +4,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::mapping::{Mapping, default_group_mapping, default_user_mapping};
 use crate::ConnectorError;
+use crate::secret::{SecretKeys, SecretSource};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 pub enum Flavor {
@@ -37,17 +37,14 @@ pub struct SearchSpec {
     pub scope: Scope,
 }
 
-/// Where the bind password is read, at the start of each run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PasswordSource {
-    Env(String),
-    File(PathBuf),
-}
+/// The settings keys of the bind password's source.
+pub const BIND_PASSWORD_KEYS: SecretKeys =
+    SecretKeys { env: "bindPasswordEnv", file: "bindPasswordFile", what: "bind password" };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bind {
     pub dn: String,
-    pub password: PasswordSource,
+    pub password: SecretSource,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -204,17 +201,7 @@ fn resolve_bind(
     env: Option<String>,
     file: Option<PathBuf>,
 ) -> Result<Option<Bind>, ConnectorError> {
-    let password = match (env, file) {
-        (Some(_), Some(_)) => {
-            return Err(invalid("both bindPasswordEnv and bindPasswordFile are set: keep one"));
-        }
-        (Some(name), None) if name.trim().is_empty() => {
-            return Err(invalid("bindPasswordEnv is empty: name a variable"));
-        }
-        (Some(name), None) => Some(PasswordSource::Env(name)),
-        (None, Some(path)) => Some(PasswordSource::File(path)),
-        (None, None) => None,
-    };
+    let password = SecretSource::from_settings(BIND_PASSWORD_KEYS, env, file).map_err(invalid)?;
     match (dn, password) {
         (Some(dn), Some(password)) => Ok(Some(Bind { dn, password })),
         (None, None) => Ok(None),
@@ -223,35 +210,6 @@ fn resolve_bind(
              bindPasswordFile (a file holding the password)",
         )),
         (None, Some(_)) => Err(invalid("a bind password source is set without bindDn: set bindDn too")),
-    }
-}
-
-impl PasswordSource {
-    /// Reads the password now, so a rotated password is used from the next run on. A trailing
-    /// newline in a file is not part of it.
-    pub fn read(&self) -> Result<SecretString, ConnectorError> {
-        let text = match self {
-            PasswordSource::Env(name) => std::env::var(name).map_err(|_| {
-                ConnectorError::Source(format!(
-                    "the environment variable {name} (bindPasswordEnv) is not set or not UTF-8: set it for the \
-                     scimd process"
-                ))
-            })?,
-            PasswordSource::File(path) => std::fs::read_to_string(path).map_err(|error| {
-                ConnectorError::Source(format!(
-                    "cannot read the bind password file {} (bindPasswordFile): {error}",
-                    path.display()
-                ))
-            })?,
-        };
-        Ok(SecretString::from(text.trim_end_matches(['\r', '\n']).to_owned()))
-    }
-
-    pub fn describe(&self) -> String {
-        match self {
-            PasswordSource::Env(name) => format!("the environment variable {name}"),
-            PasswordSource::File(path) => format!("the file {}", path.display()),
-        }
     }
 }
 
@@ -278,9 +236,8 @@ fn default_group_filter(flavor: Flavor) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use secrecy::ExposeSecret;
 
-    use super::{Flavor, LdapConfig, PasswordSource, Scope};
+    use super::{BIND_PASSWORD_KEYS, Flavor, LdapConfig, Scope, SecretSource};
 
     fn parse(text: &str) -> Result<LdapConfig, String> {
         LdapConfig::from_json(text).map_err(|error| error.to_string())
@@ -312,7 +269,10 @@ mod tests {
         assert_eq!(config.key_attribute, "objectGUID");
         assert_eq!(config.users.scope, Scope::One);
         assert_eq!(config.groups.unwrap().filter, "(objectClass=group)");
-        assert_eq!(config.bind.unwrap().password, PasswordSource::Env("AD_PASSWORD".into()));
+        assert_eq!(
+            config.bind.unwrap().password,
+            SecretSource::Env { name: "AD_PASSWORD".into(), keys: BIND_PASSWORD_KEYS }
+        );
         assert_eq!(config.user_mapping.attribute_of("active"), Some("userAccountControl"));
     }
 
@@ -351,17 +311,5 @@ mod tests {
             let message = parse(text).unwrap_err();
             assert!(message.contains(expected), "{text}: {message}");
         }
-    }
-
-    #[test]
-    fn reads_passwords_from_files_without_the_trailing_newline_and_never_shows_them() {
-        let file = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(file.path(), "s3cret\n").unwrap();
-        let source = PasswordSource::File(file.path().to_owned());
-        let password = source.read().unwrap();
-        assert_eq!(password.expose_secret(), "s3cret");
-        assert!(!format!("{password:?}").contains("s3cret"));
-        let missing = PasswordSource::Env("SCIMD_TEST_SURELY_UNSET_VARIABLE".into()).read().unwrap_err();
-        assert!(missing.to_string().contains("SCIMD_TEST_SURELY_UNSET_VARIABLE"));
     }
 }
