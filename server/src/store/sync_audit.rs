@@ -1,0 +1,69 @@
+//! The audit events of a sync batch: one per resource the batch changes, named `sync.user.*` and
+//! `sync.group.*`, appended with the batch in one multi-row INSERT (per 1,000 events).
+
+use serde_json::{Value, json};
+
+use super::audit::AuditEvent;
+use super::resources::merge;
+use super::sync_batch::{PlannedWrite, RecordPlan};
+use super::sync_groups::GroupPlan;
+use crate::audit;
+
+/// The action and changes of a planned write (None: no write).
+fn written(kind: &str, write: Option<&PlannedWrite>, status: &str) -> Option<(String, Value)> {
+    Some(match write? {
+        PlannedWrite::Create { doc, .. } => (format!("sync.{kind}.create"), audit::created(doc)),
+        PlannedWrite::Update { changes, .. } if status == "DEACTIVATED" => {
+            (format!("sync.{kind}.deactivate"), changes.clone())
+        }
+        PlannedWrite::Update { changes, .. } => (format!("sync.{kind}.update"), changes.clone()),
+        PlannedWrite::Delete { .. } => (format!("sync.{kind}.delete"), json!({})),
+    })
+}
+
+/// The event of one resource: its write, with `extra` (membership changes) added; an update with
+/// only `extra` when the resource itself did not change.
+fn event(kind: &str, id: &str, written: Option<(String, Value)>, extra: Option<Value>) -> Option<AuditEvent> {
+    let (action, mut changes) = match (written, &extra) {
+        (Some(written), _) => written,
+        (None, Some(_)) => (format!("sync.{kind}.update"), json!({})),
+        (None, None) => return None,
+    };
+    if let Some(extra) = extra {
+        merge(&mut changes, extra);
+    }
+    let resource_type = if kind == "user" { "User" } else { "Group" };
+    Some(AuditEvent::new(action, resource_type, id, changes))
+}
+
+/// A user's group changes: `{"groups": {"added": [...], "removed": [...]}}`.
+fn groups_changed(plan: &RecordPlan) -> Option<Value> {
+    if plan.join.is_empty() && plan.leave.is_empty() {
+        return None;
+    }
+    let members = audit::members(&plan.join, &plan.leave);
+    Some(json!({ "groups": members["members"] }))
+}
+
+pub(super) fn user_events(plans: &[RecordPlan]) -> Vec<AuditEvent> {
+    plans
+        .iter()
+        .filter_map(|plan| {
+            let id = plan.outcome.resource_id.as_deref()?;
+            event("user", id, written("user", plan.write.as_ref(), plan.outcome.status), groups_changed(plan))
+        })
+        .collect()
+}
+
+pub(super) fn group_events(plans: &[GroupPlan]) -> Vec<AuditEvent> {
+    plans
+        .iter()
+        .filter_map(|plan| {
+            let id = plan.id.as_deref()?;
+            let status = plan.outcome.as_ref().map_or("", |o| o.status);
+            let added: Vec<String> = plan.add.iter().map(|(member, _)| member.clone()).collect();
+            let members = (!added.is_empty() || !plan.remove.is_empty()).then(|| audit::members(&added, &plan.remove));
+            event("group", id, written("group", plan.write.as_ref(), status), members)
+        })
+        .collect()
+}
