@@ -3,7 +3,7 @@
 //! filters, paging and exports; auditors who read and never write; provenance.
 
 use reqwest::Method;
-use scimd::store::Role;
+use scimd::store::{ChainCheck, Role};
 use serde_json::{Value, json};
 use sqlx::Connection;
 
@@ -210,6 +210,9 @@ both_databases! {
         let all = events(&app, &[]).await;
         let seqs: Vec<i64> = all.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
         assert_eq!(seqs, (1..=8).collect::<Vec<_>>(), "numbered without gaps, oldest first");
+        // Concurrent writers appended in turn: the chain holds.
+        let tenant = app.store.tenant_by_name("acme").await.expect("tenant");
+        assert_eq!(app.store.verify_audit(&tenant.id).await.expect("verify"), ChainCheck::Intact { events: 8 });
 
         // Pages of two, joined by opaque cursors.
         let first = audit(&app, &[("count", "2")]).await.expect(200).body;

@@ -2,8 +2,9 @@
 //! a time or exported as CSV or JSON Lines; and per-attribute provenance of a user or group.
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::header;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -11,7 +12,7 @@ use futures_util::stream;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{AdminResult, Reader, bad_request};
+use super::{AdminError, AdminResult, Reader, bad_request};
 use crate::http::AppState;
 use crate::store::{AuditFilter, AuditRow, Store};
 use crate::sync::JobError;
@@ -64,8 +65,22 @@ impl AuditParams {
     }
 }
 
-fn params_of(query: Result<Query<AuditParams>, axum::extract::rejection::QueryRejection>) -> AdminResult<AuditParams> {
-    query.map(|Query(p)| p).map_err(|e| bad_request("INVALID_PARAMETER", e.body_text()))
+/// A list's or an export's parameters, with their filter checked.
+pub struct AuditQuery {
+    params: AuditParams,
+    filter: AuditFilter,
+}
+
+impl FromRequestParts<AppState> for AuditQuery {
+    type Rejection = AdminError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Query(params) = Query::<AuditParams>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| bad_request("INVALID_PARAMETER", e.body_text()))?;
+        let filter = params.filter()?;
+        Ok(AuditQuery { params, filter })
+    }
 }
 
 /// The opaque cursor of the position after `seq`.
@@ -104,10 +119,8 @@ pub fn event_json(row: &AuditRow) -> Value {
 pub async fn list(
     State(state): State<AppState>,
     Reader(caller): Reader,
-    query: Result<Query<AuditParams>, axum::extract::rejection::QueryRejection>,
+    AuditQuery { params, filter }: AuditQuery,
 ) -> AdminResult<Response> {
-    let params = params_of(query)?;
-    let filter = params.filter()?;
     let count = params.count.unwrap_or(DEFAULT_COUNT).clamp(1, MAX_COUNT);
     let after = params.cursor.as_deref().map(seq_of).transpose()?.unwrap_or(0);
     let mut rows = state.store.audit_events(&caller.tenant_id, &filter, after, count + 1).await?;
@@ -158,10 +171,8 @@ fn jsonl_rows(rows: &[AuditRow]) -> Vec<u8> {
 pub async fn export(
     State(state): State<AppState>,
     Reader(caller): Reader,
-    query: Result<Query<AuditParams>, axum::extract::rejection::QueryRejection>,
+    AuditQuery { params, filter }: AuditQuery,
 ) -> AdminResult<Response> {
-    let params = params_of(query)?;
-    let filter = params.filter()?;
     let (content_type, extension, header_line, render): (_, _, &str, Render) =
         match params.format.as_deref().unwrap_or("jsonl") {
             "csv" => ("text/csv; charset=utf-8", "csv", CSV_HEADER, csv_rows),
