@@ -6,8 +6,9 @@ use scimd_schemas::schema::ResourceKind;
 use serde_json::Value;
 
 use super::audit::{AuditContext, append_audit};
+use super::audit_events::created_event;
 use super::params::{Param, bind};
-use super::resources::{created_event, email_lower, text};
+use super::resources::{email_lower, text};
 use super::tenants::now;
 use super::{Dialect, ResourceRow, ResourceWrite, Store, StoreResult, conflict_or, write};
 

@@ -10,7 +10,8 @@ use rusqlite::{Connection, params_from_iter};
 use scimd_schemas::resource::MemberRef;
 
 use super::audit::{AuditContext, append_sqlite};
-use super::resources::{CHUNK, member_events, member_type_name};
+use super::audit_events::member_events;
+use super::resources::{CHUNK, member_type_name};
 use super::tenants::now;
 use super::{Backend, Store, StoreError, StoreResult};
 

@@ -6,6 +6,7 @@
 //! database URL, when the store opens.
 
 mod audit;
+mod audit_events;
 mod audit_read;
 mod batch;
 mod checkpoint;
@@ -20,7 +21,6 @@ mod params;
 mod point_read;
 mod resources;
 mod secrets;
-mod sync_audit;
 mod sync_batch;
 mod sync_groups;
 mod tenants;

@@ -9,6 +9,7 @@ use scimd_schemas::schema::{ResourceKind, ResourceSchema};
 use serde_json::Value;
 
 use super::audit::{AuditContext, AuditEvent, append_audit, append_sqlite};
+use super::audit_events::{created_event, member_events};
 use super::filter_sql::{SqlBuf, compile_filter, compile_sort};
 use super::insert::{Insert, insert_sql, new_id, prepare_insert};
 use super::params::{Param, bind};
@@ -119,34 +120,6 @@ pub(super) fn table(kind: ResourceKind) -> Table {
         ResourceKind::User => Table { name: "users", kind_name: "User", audit: "user" },
         ResourceKind::Group => Table { name: "groups", kind_name: "Group", audit: "group" },
     }
-}
-
-/// The event of a new resource: its attributes, a password set, and the members it starts with.
-pub(super) fn created_event(kind: ResourceKind, id: &str, write: &ResourceWrite<'_>, added: &[String]) -> AuditEvent {
-    let mut changes = audit::with_password(audit::created(write.doc), write.password_hash.is_some());
-    if !added.is_empty() {
-        merge(&mut changes, audit::members(added, &[]));
-    }
-    AuditEvent::new(format!("{}.create", table(kind).audit), kind.name(), id, changes)
-}
-
-/// Adds `extra`'s attributes to `changes`.
-pub(super) fn merge(changes: &mut Value, extra: Value) {
-    if let (Some(changes), Value::Object(extra)) = (changes.as_object_mut(), extra) {
-        changes.extend(extra);
-    }
-}
-
-/// `member.add` and `member.remove` events of a group, for the members that changed.
-pub(super) fn member_events(group: &str, added: &[String], removed: &[String]) -> Vec<AuditEvent> {
-    let mut events = Vec::new();
-    if !added.is_empty() {
-        events.push(AuditEvent::new("member.add", "Group", group, audit::members(added, &[])));
-    }
-    if !removed.is_empty() {
-        events.push(AuditEvent::new("member.remove", "Group", group, audit::members(&[], removed)));
-    }
-    events
 }
 
 pub(super) fn text(doc: &Value, key: &str) -> Option<String> {

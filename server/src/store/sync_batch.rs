@@ -8,10 +8,10 @@ use scimd_schemas::schema::ResourceKind;
 use serde_json::Value;
 
 use super::audit::{AuditContext, AuditEvent, append_audit};
+use super::audit_events::user_events;
 use super::insert::{insert_sql, prepare_insert};
 use super::params::{Param, bind};
 use super::resources::{CHUNK, email_lower, text};
-use super::sync_audit::user_events;
 use super::tenants::now;
 use super::{ResourceWrite, Store, StoreError, StoreResult, read, write};
 

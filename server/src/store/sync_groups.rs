@@ -5,10 +5,10 @@
 use scimd_schemas::schema::ResourceKind;
 
 use super::audit::append_audit;
+use super::audit_events::group_events;
 use super::insert::{insert_sql, prepare_insert};
 use super::params::{Param, bind};
 use super::resources::{CHUNK, text};
-use super::sync_audit::group_events;
 use super::sync_batch::{FromSqliteRow, counters, outcome_params};
 use super::tenants::now;
 use super::{

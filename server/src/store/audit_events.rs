@@ -1,13 +1,44 @@
-//! The audit events of a sync batch: one per resource the batch changes, named `sync.user.*` and
-//! `sync.group.*`, appended with the batch in one multi-row INSERT (per 1,000 events).
+//! The audit events writes append: a new resource's, membership changes', and a sync batch's (one
+//! per resource the batch changes, named `sync.user.*` and `sync.group.*`, appended with the batch
+//! in one multi-row INSERT per 1,000 events).
 
+use scimd_schemas::schema::ResourceKind;
 use serde_json::{Value, json};
 
+use super::ResourceWrite;
 use super::audit::AuditEvent;
-use super::resources::merge;
+use super::resources::table;
 use super::sync_batch::{PlannedWrite, RecordPlan};
 use super::sync_groups::GroupPlan;
 use crate::audit;
+
+/// The event of a new resource: its attributes, a password set, and the members it starts with.
+pub(super) fn created_event(kind: ResourceKind, id: &str, write: &ResourceWrite<'_>, added: &[String]) -> AuditEvent {
+    let mut changes = audit::with_password(audit::created(write.doc), write.password_hash.is_some());
+    if !added.is_empty() {
+        merge(&mut changes, audit::members(added, &[]));
+    }
+    AuditEvent::new(format!("{}.create", table(kind).audit), kind.name(), id, changes)
+}
+
+/// Adds `extra`'s attributes to `changes`.
+pub(super) fn merge(changes: &mut Value, extra: Value) {
+    if let (Some(changes), Value::Object(extra)) = (changes.as_object_mut(), extra) {
+        changes.extend(extra);
+    }
+}
+
+/// `member.add` and `member.remove` events of a group, for the members that changed.
+pub(super) fn member_events(group: &str, added: &[String], removed: &[String]) -> Vec<AuditEvent> {
+    let mut events = Vec::new();
+    if !added.is_empty() {
+        events.push(AuditEvent::new("member.add", "Group", group, audit::members(added, &[])));
+    }
+    if !removed.is_empty() {
+        events.push(AuditEvent::new("member.remove", "Group", group, audit::members(&[], removed)));
+    }
+    events
+}
 
 /// The action and changes of a planned write (None: no write).
 fn written(kind: &str, write: Option<&PlannedWrite>, status: &str) -> Option<(String, Value)> {
