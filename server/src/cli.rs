@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
-use crate::store::{Role, Store, StoreError};
+use crate::store::{AuditContext, ChainCheck, Role, Store, StoreError};
 use crate::sync::csv::Actor;
 use crate::sync::run_claimed;
 
@@ -79,6 +79,23 @@ Results: GET /admin/v1/jobs/<id>, /admin/v1/jobs/<id>/result.csv and /errors.csv
     /// Configure directory connectors (LDAP, Active Directory) and run them.
     #[command(subcommand)]
     Connector(ConnectorCommand),
+    /// Check the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk a tenant's audit log and check its hash chain: every event follows the one before, and
+    /// its hash matches its content. Exits non-zero and names the first broken event otherwise.
+    #[command(after_help = "Examples:\n  scimd audit verify --tenant acme\n  \
+scimd --database postgres://scimd@db/scimd audit verify --tenant acme || alert-security-team\n\n\
+Prints \"N events, chain intact\" when nothing was changed or removed.")]
+    Verify {
+        /// The tenant whose log is checked.
+        #[arg(long)]
+        tenant: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -179,7 +196,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Tenant(TenantCommand::Create { name }) => {
             let store = open(&config).await?;
-            let tenant = store.create_tenant(&name).await?;
+            let tenant = store.create_tenant(&name, &cli_actor()).await?;
             println!("created tenant {} (id {})", tenant.name, tenant.id);
             Ok(())
         }
@@ -201,7 +218,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 other => other?,
             };
-            let token = store.create_token(&tenant.id, role, client.as_deref()).await?;
+            let token = store.create_token(&tenant.id, role, client.as_deref(), &cli_actor()).await?;
             println!(
                 "created {} token {} for tenant {}; store it now, it is not shown again:",
                 role.as_str(),
@@ -222,6 +239,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             csv_sync(config, file, tenant, missing, dry_run, wait).await
         }
         Command::Connector(command) => connector(config, command).await,
+        Command::Audit(AuditCommand::Verify { tenant }) => {
+            let store = open(&config).await?;
+            let tenant = tenant_named(&store, &tenant).await?;
+            match store.verify_audit(&tenant.id).await? {
+                ChainCheck::Intact { events } => {
+                    println!("{events} events, chain intact");
+                    Ok(())
+                }
+                ChainCheck::Broken { seq, reason } => {
+                    anyhow::bail!("the audit log of tenant {} is broken at event {seq}: {reason}", tenant.name)
+                }
+            }
+        }
     }
 }
 
@@ -257,7 +287,7 @@ async fn connector(config: Config, command: ConnectorCommand) -> anyhow::Result<
                 .map_err(|e| anyhow::anyhow!("{}: {}", file.display(), e.message))?;
             let settings =
                 crate::store::ConnectorSettings { name: &name, kind: &kind, config: &stored, missing_policy: &missing };
-            let created = match store.create_connector(&tenant.id, &settings).await {
+            let created = match store.create_connector(&tenant.id, &settings, &cli_actor()).await {
                 Err(StoreError::Conflict(_)) => {
                     anyhow::bail!("tenant {} has a connector named {name:?}; choose another name", tenant.name)
                 }
@@ -293,7 +323,7 @@ async fn connector(config: Config, command: ConnectorCommand) -> anyhow::Result<
                 );
             };
             let jobs = jobs_for(config, &store)?;
-            let user = std::env::var("USER").unwrap_or_else(|_| "cli".to_owned());
+            let user = cli_user();
             let actor = Actor { trigger: "cli", token_id: None, name: Some(&user) };
             let job = queue_run(&jobs, &RunRequest { connector: &connector, full, dry_run, actor }).await?;
             if !wait {
@@ -405,7 +435,7 @@ async fn csv_sync(
         crate::sync::discard_dir(path.parent().unwrap_or(&path));
         anyhow::bail!("2708 CSV_FILE_SAVE_FAILED: cannot copy {} into {}: {e}", file.display(), path.display());
     }
-    let user = std::env::var("USER").unwrap_or_else(|_| "cli".to_owned());
+    let user = cli_user();
     let actor = Actor { trigger: "cli", token_id: None, name: Some(&user) };
     let request = CsvRequest { tenant_id: &tenant.id, file_name: &file_name, missing: &missing, dry_run, actor };
     let job = queue(&jobs, &id, &request).await?;
@@ -421,6 +451,15 @@ async fn csv_sync(
     let done = run_here(&jobs, &tenant.id, job).await?;
     print_summary(&done, "rows");
     Ok(())
+}
+
+/// The user running the command, as the audit log names it.
+fn cli_user() -> String {
+    std::env::var("USER").unwrap_or_else(|_| "cli".to_owned())
+}
+
+fn cli_actor() -> AuditContext {
+    AuditContext::cli(Some(cli_user()))
 }
 
 async fn open(config: &Config) -> anyhow::Result<Store> {

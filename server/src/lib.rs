@@ -1,6 +1,7 @@
 //! scimd: the server crate — HTTP (SCIM), storage, CLI. See DESIGN.md for the decisions.
 
 pub mod admin;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod http;

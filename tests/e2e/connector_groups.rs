@@ -114,9 +114,9 @@ impl Harness {
         config.sync.batch_size = 2;
         let store = Store::open(&config.database_url).await.expect("store");
         let registry = Arc::new(scimd::serve::registry(&config).expect("registry"));
-        let tenant = store.create_tenant("acme").await.expect("tenant").id;
+        let tenant = store.create_tenant("acme", &crate::fixture::cli()).await.expect("tenant").id;
         let settings = ConnectorSettings { name: "corp", kind: "ldap", config: "{}", missing_policy };
-        let connector = store.create_connector(&tenant, &settings).await.expect("connector");
+        let connector = store.create_connector(&tenant, &settings, &crate::fixture::cli()).await.expect("connector");
         let jobs = Jobs { store, registry, config: Arc::new(config), queued: Default::default() };
         Some(Harness { jobs, tenant, connector, given: Default::default(), _db: test_db, _files: files })
     }
@@ -206,7 +206,9 @@ async fn groups_members_and_resyncs(db: Db) {
     let add = [scimd_schemas::resource::MemberRef { value: ann, kind: None }];
     let change =
         ResourceChange { doc: None, password_hash: None, members: MemberDelta { add: &add, ..Default::default() } };
-    h.store().change_resource(ResourceKind::Group, &h.tenant, &g2, change, None).await.unwrap();
+    let ctx = crate::fixture::cli();
+    let record = scimd::store::ChangeAudit { ctx: &ctx, action: "group.patch", changes: serde_json::json!({}) };
+    h.store().change_resource(ResourceKind::Group, &h.tenant, &g2, change, None, record).await.unwrap();
     let job = h.run(false, vec![group("g1", &["ann", "cid"]), group("g2", &["cid"])], None, "c3").await;
     assert_eq!(h.given.lock().unwrap().last().unwrap().as_deref(), Some("c2"), "an incremental run gets the cursor");
     assert_eq!((job.updated_count, job.unchanged_count, job.deleted_count), (1, 1, 0), "{job:?}");
@@ -252,7 +254,7 @@ async fn failed_runs_keep_the_cursor_and_deletions_apply(db: Db) {
 async fn unknown_members_and_foreign_groups(db: Db) {
     let Some(mut h) = Harness::new(db, "keep").await else { return };
     let other = ConnectorSettings { name: "hr", kind: "ldap", config: "{}", missing_policy: "keep" };
-    let hr = h.store().create_connector(&h.tenant, &other).await.unwrap();
+    let hr = h.store().create_connector(&h.tenant, &other, &crate::fixture::cli()).await.unwrap();
     let mine = std::mem::replace(&mut h.connector, hr);
     h.run(true, vec![group("shared", &[])], None, "x").await;
     h.connector = mine;

@@ -84,7 +84,7 @@ async fn local_user(app: &TestApp, user_name: &str) -> String {
     let write = scimd::store::ResourceWrite { doc: &doc, password_hash: None, managing_entity: "local", members: None };
     let (row, _) = app
         .store
-        .create_resource(scimd_schemas::schema::ResourceKind::User, &tenant.id, &write)
+        .create_resource(scimd_schemas::schema::ResourceKind::User, &tenant.id, &write, &crate::fixture::cli())
         .await
         .expect("created");
     row.id

@@ -6,7 +6,7 @@ use std::sync::{Arc, Once, OnceLock};
 
 use reqwest::StatusCode;
 use scimd::config::{Config, DatabaseUrl};
-use scimd::store::{Role, Store};
+use scimd::store::{AuditContext, Role, Store};
 use serde_json::Value;
 use sqlx::Connection;
 use tokio::net::TcpListener;
@@ -93,6 +93,11 @@ impl Drop for TestDb {
     }
 }
 
+/// The actor of what fixtures set up, as the CLI would be.
+pub fn cli() -> AuditContext {
+    AuditContext::cli(Some("fixture".to_owned()))
+}
+
 pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 /// A running server with one tenant ("acme") and a scim token for client "okta".
@@ -136,9 +141,10 @@ impl Builder {
         }
         let state = scimd::serve::state(config).await.expect("server state");
         let store = state.store.clone();
-        let tenant = store.create_tenant("acme").await.expect("tenant");
-        let token = store.create_token(&tenant.id, Role::Scim, Some("okta")).await.expect("token").token;
-        let admin_token = store.create_token(&tenant.id, Role::Admin, Some("alice")).await.expect("token").token;
+        let tenant = store.create_tenant("acme", &cli()).await.expect("tenant");
+        let token = store.create_token(&tenant.id, Role::Scim, Some("okta"), &cli()).await.expect("token").token;
+        let admin_token =
+            store.create_token(&tenant.id, Role::Admin, Some("alice"), &cli()).await.expect("token").token;
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = oneshot::channel();
@@ -206,13 +212,18 @@ impl TestApp {
         format!("{}/scim/v2{path}", self.base)
     }
 
+    /// The database the server runs on, for tests that reach past the API.
+    pub fn database_url(&self) -> &str {
+        &self._db.url
+    }
+
     /// A token of another tenant, created on the fly.
     pub async fn tenant_token(&self, tenant: &str, role: Role, client: Option<&str>) -> String {
         let tenant = match self.store.tenant_by_name(tenant).await {
             Ok(t) => t,
-            Err(_) => self.store.create_tenant(tenant).await.expect("tenant"),
+            Err(_) => self.store.create_tenant(tenant, &cli()).await.expect("tenant"),
         };
-        self.store.create_token(&tenant.id, role, client).await.expect("token").token
+        self.store.create_token(&tenant.id, role, client, &cli()).await.expect("token").token
     }
 
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {

@@ -3,6 +3,7 @@
 
 mod fixture;
 
+mod audit;
 mod azure_sync;
 mod bulk;
 mod cli;

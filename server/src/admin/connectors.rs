@@ -101,7 +101,8 @@ pub async fn create(
     let missing_policy = body.missing_policy.as_deref().unwrap_or("deactivate");
     let config = check_settings(kind, &body.config, missing_policy)?;
     let settings = ConnectorSettings { name: &body.name, kind, config: &config, missing_policy };
-    let connector = stored(state.store.create_connector(&caller.tenant_id, &settings).await, &body.name)?;
+    let connector =
+        stored(state.store.create_connector(&caller.tenant_id, &settings, &caller.audit("admin")).await, &body.name)?;
     let location = format!("/admin/v1/connectors/{}", connector.id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], axum::Json(connector_json(&connector))).into_response())
 }
@@ -145,7 +146,10 @@ pub async fn replace(
     let missing_policy = body.missing_policy.as_deref().unwrap_or(&current.missing_policy);
     let config = check_settings(&current.kind, &body.config, missing_policy)?;
     let settings = ConnectorSettings { name: &body.name, kind: &current.kind, config: &config, missing_policy };
-    let connector = stored(state.store.update_connector(&caller.tenant_id, &id, &settings).await, &body.name)?;
+    let connector = stored(
+        state.store.update_connector(&caller.tenant_id, &id, &settings, &caller.audit("admin")).await,
+        &body.name,
+    )?;
     Ok(axum::Json(connector_json(&connector)).into_response())
 }
 
@@ -166,7 +170,7 @@ pub async fn delete(
         )
         .into());
     }
-    state.store.delete_connector(&caller.tenant_id, &connector).await?;
+    state.store.delete_connector(&caller.tenant_id, &connector, &caller.audit("admin")).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -1,7 +1,9 @@
-//! The admin API under `/admin/v1` (admin-role tokens; tenant from the token). Errors use the
+//! The admin API under `/admin/v1` (admin-role tokens; auditor tokens read jobs and the audit
+//! log; tenant from the token). Errors use the
 //! `{"code", "name", "message"}` body of DESIGN.md §7 with the documented codes (2700–2715);
 //! `code` 0 marks errors the documentation has no number for.
 
+mod audit;
 mod connectors;
 mod csv_sync;
 mod jobs;
@@ -12,27 +14,44 @@ use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{MethodRouter, delete, get, post};
 
 use crate::http::AppState;
 use crate::scim::Caller;
 use crate::store::{Role, StoreError};
 use crate::sync::JobError;
 
+/// Every admin route with its handlers. The router is built from this table, and the test that
+/// auditors cannot write walks its paths (`route_paths`), so a new route is covered there too.
+fn route_table() -> Vec<(&'static str, MethodRouter<AppState>)> {
+    use scimd_schemas::schema::ResourceKind::{Group, User};
+    vec![
+        ("/jobs", get(jobs::list)),
+        ("/jobs/{id}", get(jobs::get)),
+        ("/jobs/{id}/original", get(jobs::original)),
+        ("/jobs/{id}/result.csv", get(jobs::result_csv)),
+        ("/jobs/{id}/errors.csv", get(jobs::errors_csv)),
+        ("/csv-sync", post(csv_sync::upload).layer(DefaultBodyLimit::disable())),
+        ("/csv-sync/template", get(csv_sync::template)),
+        ("/users/export.csv", get(users::export_csv)),
+        ("/users/{id}/links/{connector}", delete(users::unlink)),
+        ("/users/{id}/provenance", get(|s, r, p| audit::provenance(User, s, r, p))),
+        ("/groups/{id}/provenance", get(|s, r, p| audit::provenance(Group, s, r, p))),
+        ("/connectors", get(connectors::list).post(connectors::create)),
+        ("/connectors/{id}", get(connectors::get).put(connectors::replace).delete(connectors::delete)),
+        ("/connectors/{id}/runs", post(connectors::run)),
+        ("/audit", get(audit::list)),
+        ("/audit/export", get(audit::export)),
+    ]
+}
+
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/jobs", get(jobs::list))
-        .route("/jobs/{id}", get(jobs::get))
-        .route("/jobs/{id}/original", get(jobs::original))
-        .route("/jobs/{id}/result.csv", get(jobs::result_csv))
-        .route("/jobs/{id}/errors.csv", get(jobs::errors_csv))
-        .route("/csv-sync", post(csv_sync::upload).layer(DefaultBodyLimit::disable()))
-        .route("/csv-sync/template", get(csv_sync::template))
-        .route("/users/export.csv", get(users::export_csv))
-        .route("/users/{id}/links/{connector}", delete(users::unlink))
-        .route("/connectors", get(connectors::list).post(connectors::create))
-        .route("/connectors/{id}", get(connectors::get).put(connectors::replace).delete(connectors::delete))
-        .route("/connectors/{id}/runs", post(connectors::run))
+    route_table().into_iter().fold(Router::new(), |router, (path, handlers)| router.route(path, handlers))
+}
+
+/// The path of every admin route, under `/admin/v1`.
+pub fn route_paths() -> Vec<&'static str> {
+    route_table().into_iter().map(|(path, _)| path).collect()
 }
 
 pub struct AdminError(pub JobError);

@@ -185,7 +185,7 @@ pub async fn unlink(
     let Some(row) = state.store.connector_by_name(&caller.tenant_id, &connector).await? else {
         return Err(not_found().into());
     };
-    if state.store.unlink(&caller.tenant_id, &id, &row).await? {
+    if state.store.unlink(&caller.tenant_id, &id, &row, &caller.audit("admin")).await? {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
         Err(not_found().into())

@@ -65,7 +65,8 @@ pub fn token_cache(config: &Config) -> TokenCache {
         .build()
 }
 
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// Set on every request (a new UUID unless the client sent one) and echoed in the response.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 fn panic_response(_: Box<dyn std::any::Any + Send>) -> axum::response::Response {
     tracing::error!("request handler panicked");

@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use scimd_schemas::ScimError;
 
 use super::error::ApiError;
-use crate::http::{AppState, retry_after_seconds};
-use crate::store::{Role, StoreError, hash_token};
+use crate::http::{AppState, REQUEST_ID, retry_after_seconds};
+use crate::store::{AuditContext, Role, StoreError, hash_token};
 
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -19,9 +19,23 @@ pub struct Caller {
     pub tenant_id: String,
     pub role: Role,
     pub client: Option<String>,
+    /// The request's `X-Request-Id` (set by the HTTP layer), for the audit log.
+    pub request_id: Option<String>,
 }
 
 impl Caller {
+    /// Who this caller is in the audit log, writing through `source` (`scim` or `admin`).
+    pub fn audit(&self, source: &str) -> AuditContext {
+        AuditContext {
+            actor: self.token_id.clone(),
+            role: Some(self.role.as_str().to_owned()),
+            name: self.client.clone(),
+            job_id: None,
+            source: source.to_owned(),
+            request_id: self.request_id.clone(),
+        }
+    }
+
     /// The managing entity of what this caller creates (DESIGN.md §1).
     pub fn managing_entity(&self) -> String {
         match (self.role, &self.client) {
@@ -100,7 +114,8 @@ impl FromRequestParts<AppState> for Caller {
         };
         let role = Role::parse(&row.role).ok_or_else(|| unauthorized("token has an unknown role"))?;
         state.rate_limit.check(&row.id).map_err(Refused::RateLimited)?;
-        Ok(Caller { token_id: row.id, tenant_id: row.tenant_id, role, client: row.client })
+        let request_id = parts.headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        Ok(Caller { token_id: row.id, tenant_id: row.tenant_id, role, client: row.client, request_id })
     }
 }
 

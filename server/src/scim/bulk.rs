@@ -243,7 +243,7 @@ impl<'a> Run<'a> {
                 .filter_map(|entry| entry.new.as_ref().ok())
                 .map(|new| new.write(&self.managing_entity))
                 .collect();
-            self.state.store.create_users(&self.caller.tenant_id, &writes).await
+            self.state.store.create_users(&self.caller.tenant_id, &writes, &self.caller.audit("scim")).await
         };
         match written {
             Ok(rows) => {

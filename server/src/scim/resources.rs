@@ -19,8 +19,10 @@ use super::list::{ListParams, list_response};
 use super::render::{etag, parse_etag, render};
 use super::{BaseUrl, cursor_page, wire};
 use crate::http::AppState;
-use crate::password;
-use crate::store::{ListQuery, MemberDelta, MemberRow, ResourceChange, ResourceRow, ResourceWrite, SortOrder};
+use crate::store::{
+    ChangeAudit, ListQuery, MemberDelta, MemberRow, ResourceChange, ResourceRow, ResourceWrite, SortOrder,
+};
+use crate::{audit, password};
 
 type Pairs = Query<Vec<(String, String)>>;
 
@@ -240,7 +242,8 @@ pub async fn insert_resource(
     new: &NewResource,
 ) -> ApiResult<ResourceRow> {
     let managing_entity = caller.managing_entity();
-    let (row, skipped) = state.store.create_resource(kind, &caller.tenant_id, &new.write(&managing_entity)).await?;
+    let write = new.write(&managing_entity);
+    let (row, skipped) = state.store.create_resource(kind, &caller.tenant_id, &write, &caller.audit("scim")).await?;
     log_skipped(kind, &row.id, &skipped);
     Ok(row)
 }
@@ -290,8 +293,8 @@ pub async fn replace_resource(
     version: Option<i64>,
 ) -> ApiResult<ResourceRow> {
     let schema = state.registry.of(kind);
-    let current = load(state, kind, &caller.tenant_id, id).await?;
-    let prepared = prepare_write(schema, body, Some(&parse_doc(&current)?))?;
+    let current = parse_doc(&load(state, kind, &caller.tenant_id, id).await?)?;
+    let prepared = prepare_write(schema, body, Some(&current))?;
     let password_hash = password::hash_if_given(prepared.password).await?;
     // PUT replaces the whole resource: a group sent without members has none.
     let members = (kind == ResourceKind::Group).then(|| prepared.members.as_deref().unwrap_or(&[]));
@@ -300,7 +303,10 @@ pub async fn replace_resource(
         password_hash,
         members: MemberDelta { replace: members, ..Default::default() },
     };
-    let (row, skipped) = state.store.change_resource(kind, &caller.tenant_id, id, change, version).await?;
+    let ctx = caller.audit("scim");
+    let action = format!("{}.replace", kind.name().to_ascii_lowercase());
+    let record = ChangeAudit { ctx: &ctx, action: &action, changes: audit::diff(&current, &prepared.doc) };
+    let (row, skipped) = state.store.change_resource(kind, &caller.tenant_id, id, change, version, record).await?;
     log_skipped(kind, id, &skipped);
     Ok(row)
 }
@@ -347,7 +353,10 @@ pub async fn patch_resource(
     // With `replace`, apply_patch has already folded later adds and removes into the list.
     let delta = MemberDelta { replace: members.replace.as_deref(), add: &members.add, remove: &members.remove };
     let change = ResourceChange { doc: changed_doc, password_hash, members: delta };
-    let (row, skipped) = state.store.change_resource(kind, tenant, id, change, version).await?;
+    let ctx = caller.audit("scim");
+    let action = format!("{}.patch", kind.name().to_ascii_lowercase());
+    let record = ChangeAudit { ctx: &ctx, action: &action, changes: audit::diff(&doc, &outcome.doc) };
+    let (row, skipped) = state.store.change_resource(kind, tenant, id, change, version, record).await?;
     log_skipped(kind, id, &skipped);
     Ok(row)
 }
@@ -392,7 +401,7 @@ pub async fn delete_resource(
     id: &str,
     version: Option<i64>,
 ) -> ApiResult<()> {
-    if state.store.delete_resource(kind, &caller.tenant_id, id, version).await? {
+    if state.store.delete_resource(kind, &caller.tenant_id, id, version, &caller.audit("scim")).await? {
         Ok(())
     } else {
         Err(not_found(kind, id))

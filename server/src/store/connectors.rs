@@ -1,6 +1,9 @@
 //! Connectors as rows: the sources a tenant syncs from, their configuration (JSON, validated by
 //! the sync layer before it is stored) and the cursor of their last committed run.
 
+use serde_json::{Value, json};
+
+use super::audit::{AuditContext, AuditEvent, append_audit};
 use super::tenants::now;
 use super::{Store, StoreError, StoreResult, read, write};
 
@@ -23,6 +26,19 @@ pub struct ConnectorSettings<'a> {
     pub kind: &'a str,
     pub config: &'a str,
     pub missing_policy: &'a str,
+}
+
+impl ConnectorSettings<'_> {
+    /// The settings as an audit event's new values (secrets named in the config redacted).
+    fn changes(&self) -> Value {
+        let config = serde_json::from_str::<Value>(self.config).unwrap_or(Value::Null);
+        crate::audit::created(&json!({
+            "name": self.name,
+            "kind": self.kind,
+            "config": config,
+            "missingPolicy": self.missing_policy,
+        }))
+    }
 }
 
 impl Store {
@@ -49,37 +65,57 @@ impl Store {
     }
 
     /// Creates a connector; `Conflict` if the tenant has one of that name.
-    pub async fn create_connector(&self, tenant: &str, settings: &ConnectorSettings<'_>) -> StoreResult<ConnectorRow> {
+    pub async fn create_connector(
+        &self,
+        tenant: &str,
+        settings: &ConnectorSettings<'_>,
+        ctx: &AuditContext,
+    ) -> StoreResult<ConnectorRow> {
         let sql = self.sql(
             "INSERT INTO connectors (id, tenant_id, name, kind, config, missing_policy, created) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         );
         let id = uuid::Uuid::now_v7().to_string();
-        write!(self, pool => sqlx::query(sql).bind(&id).bind(tenant).bind(settings.name).bind(settings.kind)
-            .bind(settings.config).bind(settings.missing_policy).bind(now()).execute(pool).await.map(|_| ()))
-        .map_err(|e| super::conflict_or(e, |_| format!("a connector named {:?} exists", settings.name)))?;
+        let event = AuditEvent::new("connector.create", "Connector", &id, settings.changes());
+        write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(sql).bind(&id).bind(tenant).bind(settings.name).bind(settings.kind)
+                .bind(settings.config).bind(settings.missing_policy).bind(now()).execute(&mut *tx).await
+                .map_err(|e| super::conflict_or(e, |_| format!("a connector named {:?} exists", settings.name)))?;
+            append_audit!(self, tx, tenant, ctx, std::slice::from_ref(&event))?;
+            tx.commit().await?;
+            StoreResult::Ok(())
+        })?;
         self.connector_by_id(tenant, &id).await?.ok_or(StoreError::NotFound)
     }
 
     /// Replaces a connector's name, configuration and missing policy (its kind stays). A changed
     /// configuration may name other entries, so the cursor is dropped: the next run is full.
+    /// The audit event records the new settings (the old ones are in the event that set them).
     pub async fn update_connector(
         &self,
         tenant: &str,
         id: &str,
         settings: &ConnectorSettings<'_>,
+        ctx: &AuditContext,
     ) -> StoreResult<ConnectorRow> {
         let sql = self.sql(
             "UPDATE connectors SET name = $3, config = $4, missing_policy = $5, \
              cursor = CASE WHEN config = $4 THEN cursor END WHERE tenant_id = $1 AND id = $2",
         );
-        let updated =
-            write!(self, pool => sqlx::query(sql).bind(tenant).bind(id).bind(settings.name).bind(settings.config)
-            .bind(settings.missing_policy).execute(pool).await.map(|r| r.rows_affected()))
-            .map_err(|e| super::conflict_or(e, |_| format!("a connector named {:?} exists", settings.name)))?;
-        if updated == 0 {
-            return Err(StoreError::NotFound);
-        }
+        let event = AuditEvent::new("connector.replace", "Connector", id, settings.changes());
+        write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let updated = sqlx::query(sql).bind(tenant).bind(id).bind(settings.name).bind(settings.config)
+                .bind(settings.missing_policy).execute(&mut *tx).await
+                .map_err(|e| super::conflict_or(e, |_| format!("a connector named {:?} exists", settings.name)))?;
+            if updated.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            append_audit!(self, tx, tenant, ctx, std::slice::from_ref(&event))?;
+            tx.commit().await?;
+            StoreResult::Ok(())
+        })?;
         self.connector_by_id(tenant, id).await?.ok_or(StoreError::NotFound)
     }
 
@@ -91,7 +127,12 @@ impl Store {
 
     /// Deletes a connector with its links and job history; what it managed becomes local. False if
     /// there was none.
-    pub async fn delete_connector(&self, tenant: &str, connector: &ConnectorRow) -> StoreResult<bool> {
+    pub async fn delete_connector(
+        &self,
+        tenant: &str,
+        connector: &ConnectorRow,
+        ctx: &AuditContext,
+    ) -> StoreResult<bool> {
         let managing_entity = format!("connector:{}", connector.name);
         let local = ["users", "groups"].map(|table| {
             self.sql(&format!(
@@ -107,6 +148,11 @@ impl Store {
                 sqlx::query(sql).bind(tenant).bind(&managing_entity).bind(&now).execute(&mut *tx).await?;
             }
             let deleted = sqlx::query(delete).bind(tenant).bind(&connector.id).execute(&mut *tx).await?.rows_affected();
+            if deleted > 0 {
+                let changes = json!({ "name": { "old": connector.name } });
+                let event = AuditEvent::new("connector.delete", "Connector", &connector.id, changes);
+                append_audit!(self, tx, tenant, ctx, std::slice::from_ref(&event))?;
+            }
             tx.commit().await?;
             Ok(deleted > 0)
         })

@@ -5,6 +5,8 @@
 use scimd_schemas::schema::ResourceKind;
 use serde_json::Value;
 
+use super::audit::{AuditContext, append_audit};
+use super::audit_events::created_event;
 use super::params::{Param, bind};
 use super::resources::{email_lower, text};
 use super::tenants::now;
@@ -16,11 +18,21 @@ const ROWS_PER_STATEMENT: usize = 500;
 impl Store {
     /// Inserts users in one transaction, all or none: on any error, such as a userName already
     /// taken, nothing is written and the caller can retry row by row to learn which failed.
-    /// Returns the rows in the order of `writes`.
-    pub async fn create_users(&self, tenant: &str, writes: &[ResourceWrite<'_>]) -> StoreResult<Vec<ResourceRow>> {
+    /// Returns the rows in the order of `writes`. Their audit events go in the same transaction.
+    pub async fn create_users(
+        &self,
+        tenant: &str,
+        writes: &[ResourceWrite<'_>],
+        ctx: &AuditContext,
+    ) -> StoreResult<Vec<ResourceRow>> {
         let now = now();
         let inserts: Vec<Insert> =
             writes.iter().map(|write| prepare_insert(ResourceKind::User, tenant, new_id(), write, &now)).collect();
+        let events: Vec<_> = inserts
+            .iter()
+            .zip(writes)
+            .map(|(insert, write)| created_event(ResourceKind::User, &insert.row.id, write, &[]))
+            .collect();
         write!(self, pool => {
             let mut tx = pool.begin().await?;
             for chunk in inserts.chunks(ROWS_PER_STATEMENT) {
@@ -30,6 +42,7 @@ impl Store {
                     .await
                     .map_err(|e| conflict_or(e, |_| "a userName of the batch is already taken".to_owned()))?;
             }
+            append_audit!(self, tx, tenant, ctx, &events)?;
             tx.commit().await?;
             StoreResult::Ok(())
         })?;

@@ -9,6 +9,8 @@ use std::collections::HashMap;
 use rusqlite::{Connection, params_from_iter};
 use scimd_schemas::resource::MemberRef;
 
+use super::audit::{AuditContext, append_sqlite};
+use super::audit_events::member_events;
 use super::resources::{CHUNK, member_type_name};
 use super::tenants::now;
 use super::{Backend, Store, StoreError, StoreResult};
@@ -22,31 +24,39 @@ impl Store {
         group: &str,
         add: &[MemberRef],
         remove: &[String],
+        ctx: &AuditContext,
     ) -> StoreResult<Option<Vec<String>>> {
         let Backend::Sqlite { writes, points: Some(_), .. } = &*self.backend else { return Ok(None) };
         let (tenant, group, add, remove) = (tenant.to_owned(), group.to_owned(), add.to_vec(), remove.to_vec());
-        writes.submit(move |db| write_members(db, &tenant, &group, &add, &remove)).await.map(Some)
+        let ctx = ctx.clone();
+        writes.submit(move |db| write_members(db, &tenant, &group, &add, &remove, &ctx)).await.map(Some)
     }
 }
 
-/// Runs inside the write queue's transaction (`batch`), which commits it.
+/// Runs inside the write queue's transaction (`batch`), which commits it, with its audit events.
 fn write_members(
     tx: &Connection,
     tenant: &str,
     group: &str,
     add: &[MemberRef],
     remove: &[String],
+    ctx: &AuditContext,
 ) -> StoreResult<Vec<String>> {
     let mut changed = false;
+    let mut removed = Vec::new();
     for chunk in remove.chunks(CHUNK) {
         let sql = format!(
             "DELETE FROM group_members WHERE tenant_id = ?1 AND group_id = ?2 AND member_id IN ({})",
             numbered(3, chunk.len())
         );
         let params = [tenant, group].into_iter().chain(chunk.iter().map(String::as_str));
-        changed |= tx.prepare_cached(&sql)?.execute(params_from_iter(params))? > 0;
+        if tx.prepare_cached(&sql)?.execute(params_from_iter(params))? > 0 {
+            changed = true;
+            removed.extend_from_slice(chunk);
+        }
     }
     let mut skipped = Vec::new();
+    let mut added = Vec::new();
     for chunk in add.chunks(CHUNK) {
         let list = numbered(2, chunk.len());
         let sql = format!(
@@ -63,6 +73,7 @@ fn write_members(
             match found.get(&member.value) {
                 Some(kind) if member.kind.is_none_or(|k| member_type_name(k) == kind) && member.value != group => {
                     values.extend([member.value.as_str(), kind.as_str()]);
+                    added.push(member.value.clone());
                 }
                 _ => skipped.push(member.value.clone()),
             }
@@ -88,6 +99,7 @@ fn write_members(
         if bumped == 0 {
             return Err(StoreError::NotFound);
         }
+        append_sqlite(tx, tenant, ctx, &member_events(group, &added, &removed))?;
     }
     Ok(skipped)
 }

@@ -5,6 +5,9 @@
 //! `read!`/`write!`, which expand the same code once per backend. The backend is chosen once, from the
 //! database URL, when the store opens.
 
+mod audit;
+mod audit_events;
+mod audit_read;
 mod batch;
 mod checkpoint;
 mod connectors;
@@ -32,6 +35,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 use crate::config::DatabaseUrl;
 
+pub use audit::{AuditContext, AuditEvent, canonical};
+pub use audit_read::{AuditFilter, AuditRow, ChainCheck, Provenance};
 pub use connectors::{ConnectorRow, ConnectorSettings};
 pub use dialect::Dialect;
 pub use filter_sql::{SortOrder, compile_filter, compile_sort};
@@ -40,7 +45,9 @@ pub use jobs::{JobFilter, JobRow, LockHeld, NewJob, lease_until};
 pub use keyset::{KeysetPage, KeysetQuery, Position};
 pub use params::Param;
 pub use resources::email_lower;
-pub use resources::{ListQuery, MemberDelta, MemberRow, ResourceChange, ResourceRow, ResourceWrite, user_name_taken};
+pub use resources::{
+    ChangeAudit, ListQuery, MemberDelta, MemberRow, ResourceChange, ResourceRow, ResourceWrite, user_name_taken,
+};
 pub use sync_batch::{
     BatchJob, GroupKey, LinkAction, LinkMark, LinkWrite, MissingScope, Outcome, OutcomeRow, PlannedWrite, RecordPlan,
     SyncUser, UserKey, UserMembership,

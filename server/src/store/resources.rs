@@ -8,11 +8,14 @@ use scimd_schemas::resource::{MemberRef, MemberType};
 use scimd_schemas::schema::{ResourceKind, ResourceSchema};
 use serde_json::Value;
 
+use super::audit::{AuditContext, AuditEvent, append_audit, append_sqlite};
+use super::audit_events::{created_event, member_events};
 use super::filter_sql::{SqlBuf, compile_filter, compile_sort};
 use super::insert::{Insert, insert_sql, new_id, prepare_insert};
 use super::params::{Param, bind};
 use super::tenants::now;
 use super::{Backend, SortOrder, Store, StoreError, StoreResult, batch, conflict_or, read, write};
+use crate::audit;
 
 /// Membership lists are read and written in chunks that stay under every backend's parameter limit.
 pub(crate) const CHUNK: usize = 500;
@@ -88,6 +91,15 @@ pub struct ResourceChange<'a> {
     pub members: MemberDelta<'a>,
 }
 
+/// How a PUT or PATCH is recorded in the audit log: who, the action (`user.patch`), and the
+/// document's changes (`audit::diff` of the documents the caller holds). The store adds the
+/// password and the membership changes, which it alone knows in full.
+pub struct ChangeAudit<'a> {
+    pub ctx: &'a AuditContext,
+    pub action: &'a str,
+    pub changes: Value,
+}
+
 /// Membership changes: a complete new list (`replace`), or members to add and remove.
 #[derive(Default)]
 pub struct MemberDelta<'a> {
@@ -99,12 +111,14 @@ pub struct MemberDelta<'a> {
 pub(super) struct Table {
     pub name: &'static str,
     kind_name: &'static str,
+    /// The prefix of the resource's audit actions (`user.create`).
+    pub audit: &'static str,
 }
 
 pub(super) fn table(kind: ResourceKind) -> Table {
     match kind {
-        ResourceKind::User => Table { name: "users", kind_name: "User" },
-        ResourceKind::Group => Table { name: "groups", kind_name: "Group" },
+        ResourceKind::User => Table { name: "users", kind_name: "User", audit: "user" },
+        ResourceKind::Group => Table { name: "groups", kind_name: "Group", audit: "group" },
     }
 }
 
@@ -280,22 +294,31 @@ impl Store {
     }
 
     /// Inserts a resource; for groups also its members (unknown member ids are skipped and returned).
+    /// Its audit event is written in the same transaction.
     pub async fn create_resource(
         &self,
         kind: ResourceKind,
         tenant: &str,
         write: &ResourceWrite<'_>,
+        ctx: &AuditContext,
     ) -> StoreResult<(ResourceRow, Vec<String>)> {
         let Insert { params, row } = prepare_insert(kind, tenant, new_id(), write, &now());
         let sql = insert_sql(self.dialect(), kind, 1);
         let conflict = |e| unique_error(kind, write.doc, e);
         let skipped = match (write.members.filter(|m| !m.is_empty()), &*self.backend) {
             (None, Backend::Sqlite { writes, .. }) => {
+                let events = [created_event(kind, &row.id, write, &[])];
+                let (tenant, ctx) = (tenant.to_owned(), ctx.clone());
                 let inserted = writes
-                    .submit(move |db| match db.prepare_cached(&sql)?.execute(rusqlite::params_from_iter(&params)) {
-                        Ok(_) => Ok(()),
-                        Err(err) if batch::is_unique_violation(&err) => Err(StoreError::Conflict(String::new())),
-                        Err(err) => Err(err.into()),
+                    .submit(move |db| {
+                        match db.prepare_cached(&sql)?.execute(rusqlite::params_from_iter(&params)) {
+                            Ok(_) => {}
+                            Err(err) if batch::is_unique_violation(&err) => {
+                                return Err(StoreError::Conflict(String::new()));
+                            }
+                            Err(err) => return Err(err.into()),
+                        }
+                        Ok(append_sqlite(db, &tenant, &ctx, &events)?)
                     })
                     .await;
                 if let Err(StoreError::Conflict(_)) = inserted {
@@ -304,14 +327,16 @@ impl Store {
                 inserted?;
                 Vec::new()
             }
-            (None, Backend::Postgres(pool)) => {
-                bind!(sqlx::query(sqlx::AssertSqlSafe(sql)), &params).execute(pool).await.map_err(conflict)?;
-                Vec::new()
-            }
-            (Some(members), _) => write!(self, pool => {
+            (members, _) => write!(self, pool => {
                 let mut tx = pool.begin().await?;
                 bind!(sqlx::query(sqlx::AssertSqlSafe(sql)), &params).execute(&mut *tx).await.map_err(conflict)?;
-                let (skipped, _) = add_members!(self, tx, tenant, &row.id, members);
+                let skipped = match members {
+                    Some(members) => add_members!(self, tx, tenant, &row.id, members).0,
+                    None => Vec::new(),
+                };
+                let added: Vec<String> = write.members.unwrap_or_default().iter()
+                    .map(|m| m.value.clone()).filter(|m| !skipped.contains(m)).collect();
+                append_audit!(self, tx, tenant, ctx, &[created_event(kind, &row.id, write, &added)])?;
                 tx.commit().await?;
                 skipped
             }),
@@ -329,8 +354,9 @@ impl Store {
         id: &str,
         change: ResourceChange<'_>,
         if_version: Option<i64>,
+        record: ChangeAudit<'_>,
     ) -> StoreResult<(ResourceRow, Vec<String>)> {
-        let skipped = self.update(kind, tenant, id, change, if_version).await?;
+        let skipped = self.update(kind, tenant, id, change, if_version, record).await?;
         let row = self.get_resource(kind, tenant, id).await?.ok_or(StoreError::NotFound)?;
         Ok((row, skipped))
     }
@@ -342,13 +368,15 @@ impl Store {
         id: &str,
         change: ResourceChange<'_>,
         if_version: Option<i64>,
+        record: ChangeAudit<'_>,
     ) -> StoreResult<Vec<String>> {
         let ResourceChange { doc, password_hash, members } = change;
         let members_only = doc.is_none() && password_hash.is_none() && members.replace.is_none();
         if kind == ResourceKind::Group
             && members_only
             && if_version.is_none()
-            && let Some(skipped) = self.change_members_inline(tenant, id, members.add, members.remove).await?
+            && let Some(skipped) =
+                self.change_members_inline(tenant, id, members.add, members.remove, record.ctx).await?
         {
             return Ok(skipped);
         }
@@ -428,6 +456,15 @@ impl Store {
                 if sqlx::query(sql).bind(tenant).bind(id).bind(now()).execute(&mut *tx).await?.rows_affected() == 0 {
                     return Err(StoreError::NotFound);
                 }
+                let mut events = Vec::new();
+                if doc.is_some() || password_hash.is_some() {
+                    let changes = audit::with_password(record.changes, password_hash.is_some());
+                    events.push(AuditEvent::new(record.action, kind.name(), id, changes));
+                }
+                let added: Vec<String> =
+                    add.into_iter().map(|m| m.value).filter(|m| !skipped.contains(m)).collect();
+                events.extend(member_events(id, &added, &remove));
+                append_audit!(self, tx, tenant, record.ctx, &events)?;
             }
             tx.commit().await?;
             Ok(skipped)
@@ -442,6 +479,7 @@ impl Store {
         tenant: &str,
         id: &str,
         if_version: Option<i64>,
+        ctx: &AuditContext,
     ) -> StoreResult<bool> {
         let t = table(kind);
         let memberships =
@@ -460,6 +498,8 @@ impl Store {
             if deleted > 0 {
                 sqlx::query(memberships).bind(tenant).bind(id).execute(&mut *tx).await?;
                 sqlx::query(links).bind(tenant).bind(id).execute(&mut *tx).await?;
+                let event = AuditEvent::new(format!("{}.delete", t.audit), kind.name(), id, serde_json::json!({}));
+                append_audit!(self, tx, tenant, ctx, &[event])?;
             } else if if_version.is_some() {
                 let found: Option<(i64,)> = sqlx::query_as(exists).bind(tenant).bind(id).fetch_optional(&mut *tx).await?;
                 if found.is_some() {

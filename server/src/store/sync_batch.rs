@@ -7,6 +7,8 @@ use std::collections::BTreeSet;
 use scimd_schemas::schema::ResourceKind;
 use serde_json::Value;
 
+use super::audit::{AuditContext, AuditEvent, append_audit};
+use super::audit_events::user_events;
 use super::insert::{insert_sql, prepare_insert};
 use super::params::{Param, bind};
 use super::resources::{CHUNK, email_lower, text};
@@ -137,9 +139,24 @@ pub enum MissingScope<'a> {
 /// The write a record needs.
 #[derive(Debug, Clone)]
 pub enum PlannedWrite {
-    Create { id: String, doc: Value, managing_entity: String, deactivation_reason: Option<String> },
-    Update { id: String, doc: Value, version: i64, deactivation_reason: Option<String> },
-    Delete { id: String },
+    Create {
+        id: String,
+        doc: Value,
+        managing_entity: String,
+        deactivation_reason: Option<String>,
+    },
+    /// `changes`: what the audit log records, old → new (`crate::audit::diff`), computed where the
+    /// plan had both documents in hand.
+    Update {
+        id: String,
+        doc: Value,
+        version: i64,
+        deactivation_reason: Option<String>,
+        changes: Value,
+    },
+    Delete {
+        id: String,
+    },
 }
 
 /// The outcome of one record, as the job's history keeps it.
@@ -200,6 +217,8 @@ impl RecordPlan {
 
 /// The job a batch belongs to.
 pub struct BatchJob<'a> {
+    /// Who the batch's audit events name.
+    pub audit: &'a AuditContext,
     pub tenant: &'a str,
     pub job_id: &'a str,
     pub lease_owner: &'a str,
@@ -504,7 +523,7 @@ impl Store {
                 }
                 for plan in plans {
                     match &plan.write {
-                        Some(PlannedWrite::Update { id, doc, version, deactivation_reason }) => {
+                        Some(PlannedWrite::Update { id, doc, version, deactivation_reason, .. }) => {
                             let user_name = text(doc, "userName").unwrap_or_default();
                             let updated = sqlx::query(sqlx::AssertSqlSafe(update_sql.clone())).bind(tenant).bind(id).bind(version)
                                 .bind(&user_name).bind(user_name.to_lowercase()).bind(text(doc, "externalId"))
@@ -572,6 +591,7 @@ impl Store {
                     }
                     query.execute(&mut *tx).await.map_err(|e| super::conflict_or(e, |_| "a source key is linked twice".to_owned()))?;
                 }
+                append_audit!(self, tx, tenant, job.audit, &user_events(plans))?;
             }
             for chunk in outcomes.chunks(CHUNK) {
                 let params = chunk.iter().flat_map(|o| outcome_params(job.job_id, "User", o));
@@ -591,7 +611,13 @@ impl Store {
 
     /// Removes a resource's link to a connector; a resource the connector managed becomes local.
     /// False if there was no such link.
-    pub async fn unlink(&self, tenant: &str, resource_id: &str, connector: &super::ConnectorRow) -> StoreResult<bool> {
+    pub async fn unlink(
+        &self,
+        tenant: &str,
+        resource_id: &str,
+        connector: &super::ConnectorRow,
+        ctx: &AuditContext,
+    ) -> StoreResult<bool> {
         let delete =
             self.sql("DELETE FROM source_links WHERE tenant_id = $1 AND resource_id = $2 AND connector_id = $3");
         let local = self.sql(
@@ -604,6 +630,8 @@ impl Store {
             let removed = sqlx::query(delete).bind(tenant).bind(resource_id).bind(&connector.id).execute(&mut *tx).await?.rows_affected();
             if removed > 0 {
                 sqlx::query(local).bind(tenant).bind(resource_id).bind(&managing_entity).bind(now()).execute(&mut *tx).await?;
+                let changes = serde_json::json!({ "links": { "removed": [connector.name] } });
+                append_audit!(self, tx, tenant, ctx, &[AuditEvent::new("link.delete", "User", resource_id, changes)])?;
             }
             tx.commit().await?;
             Ok(removed > 0)

@@ -4,6 +4,8 @@
 
 use scimd_schemas::schema::ResourceKind;
 
+use super::audit::append_audit;
+use super::audit_events::group_events;
 use super::insert::{insert_sql, prepare_insert};
 use super::params::{Param, bind};
 use super::resources::{CHUNK, text};
@@ -336,6 +338,9 @@ impl Store {
                 if members_changed && matches!(plan.write, None | Some(PlannedWrite::Create { .. })) {
                     sqlx::query(sqlx::AssertSqlSafe(bump_sql.clone())).bind(tenant).bind(id).bind(&now).execute(&mut *tx).await?;
                 }
+            }
+            if !job.dry_run {
+                append_audit!(self, tx, tenant, job.audit, &group_events(plans))?;
             }
             for chunk in outcomes.chunks(CHUNK) {
                 let params = chunk.iter().flat_map(|o| outcome_params(job.job_id, "Group", o));

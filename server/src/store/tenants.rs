@@ -1,8 +1,10 @@
 //! Tenants and API tokens. A token is shown once; only its SHA-256 hash is stored (DESIGN.md §6).
 
 use rand::RngCore;
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use super::audit::{AuditContext, AuditEvent, append_audit};
 use super::{Backend, Store, StoreError, StoreResult, conflict_or, read, write};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -64,11 +66,19 @@ pub fn now() -> String {
 }
 
 impl Store {
-    pub async fn create_tenant(&self, name: &str) -> StoreResult<Tenant> {
+    /// Creates a tenant; the first event of its audit log records it.
+    pub async fn create_tenant(&self, name: &str, ctx: &AuditContext) -> StoreResult<Tenant> {
         let tenant = Tenant { id: uuid::Uuid::now_v7().to_string(), name: name.to_owned(), created: now() };
         let sql = self.sql("INSERT INTO tenants (id, name, created) VALUES ($1, $2, $3)");
-        write!(self, pool => sqlx::query(sql).bind(&tenant.id).bind(&tenant.name).bind(&tenant.created).execute(pool).await.map(|_| ()))
-            .map_err(|e| conflict_or(e, |_| format!("a tenant named {name:?} already exists")))?;
+        let event = AuditEvent::new("tenant.create", "Tenant", &tenant.id, json!({ "name": { "new": name } }));
+        write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(sql).bind(&tenant.id).bind(&tenant.name).bind(&tenant.created).execute(&mut *tx).await
+                .map_err(|e| conflict_or(e, |_| format!("a tenant named {name:?} already exists")))?;
+            append_audit!(self, tx, &tenant.id, ctx, std::slice::from_ref(&event))?;
+            tx.commit().await?;
+            StoreResult::Ok(())
+        })?;
         Ok(tenant)
     }
 
@@ -83,16 +93,31 @@ impl Store {
         Ok(read!(self, pool => sqlx::query_as::<_, Tenant>(sql).fetch_all(pool).await)?)
     }
 
-    pub async fn create_token(&self, tenant_id: &str, role: Role, client: Option<&str>) -> StoreResult<NewToken> {
+    /// Creates a token; its audit event names its role and client, never its secret.
+    pub async fn create_token(
+        &self,
+        tenant_id: &str,
+        role: Role,
+        client: Option<&str>,
+        ctx: &AuditContext,
+    ) -> StoreResult<NewToken> {
         let mut secret = [0u8; 32];
         rand::rng().fill_bytes(&mut secret);
         let token = format!("scimd_{}", hex::encode(secret));
         let id = uuid::Uuid::now_v7().to_string();
         let sql =
             self.sql("INSERT INTO tokens (id, tenant_id, role, client, hash, created) VALUES ($1, $2, $3, $4, $5, $6)");
-        write!(self, pool => sqlx::query(sql)
-            .bind(&id).bind(tenant_id).bind(role.as_str()).bind(client).bind(hash_token(&token)).bind(now())
-            .execute(pool).await.map(|_| ()))?;
+        let changes = json!({ "role": { "new": role.as_str() }, "client": { "new": client } });
+        let event = AuditEvent::new("token.create", "Token", &id, changes);
+        write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(sql)
+                .bind(&id).bind(tenant_id).bind(role.as_str()).bind(client).bind(hash_token(&token)).bind(now())
+                .execute(&mut *tx).await?;
+            append_audit!(self, tx, tenant_id, ctx, std::slice::from_ref(&event))?;
+            tx.commit().await?;
+            StoreResult::Ok(())
+        })?;
         Ok(NewToken { id, token })
     }
 

@@ -13,8 +13,8 @@ use super::references::{Waiting, completing, later};
 use serde_json::Value;
 
 use crate::store::{
-    BatchJob, GroupPlan, JobRow, LinkBy, MissingScope, Outcome, PlannedWrite, RecordPlan, Store, StoreError, UserKey,
-    email_lower, lease_until,
+    AuditContext, BatchJob, GroupPlan, JobRow, LinkBy, MissingScope, Outcome, PlannedWrite, RecordPlan, Store,
+    StoreError, UserKey, email_lower, lease_until,
 };
 
 /// Records from which a run counts as a bulk load: the planner's statistics are refreshed then,
@@ -103,6 +103,7 @@ fn finding_keys(item: &SourceItem) -> impl Iterator<Item = String> + '_ {
 /// task of its own.
 struct BatchWriter {
     store: Store,
+    audit: AuditContext,
     tenant: String,
     job_id: String,
     lease_owner: String,
@@ -114,6 +115,7 @@ struct BatchWriter {
 impl BatchWriter {
     fn job<'s>(&'s self, lease_expires: &'s str, processed: i64) -> BatchJob<'s> {
         BatchJob {
+            audit: &self.audit,
             tenant: &self.tenant,
             job_id: &self.job_id,
             lease_owner: &self.lease_owner,
@@ -144,6 +146,8 @@ pub struct Run<'a> {
     pub group_schema: &'a ResourceSchema,
     pub job: &'a JobRow,
     pub writer: Writer<'a>,
+    /// Who the run writes as in the audit log: the job, its trigger's actor and its source.
+    pub audit: &'a AuditContext,
     pub lease_owner: &'a str,
     pub lease_seconds: u64,
     pub batch_size: usize,
@@ -255,6 +259,7 @@ impl Run<'_> {
     fn batch_writer(&self) -> BatchWriter {
         BatchWriter {
             store: self.store.clone(),
+            audit: self.audit.clone(),
             tenant: self.job.tenant_id.clone(),
             job_id: self.job.id.clone(),
             lease_owner: self.lease_owner.to_owned(),

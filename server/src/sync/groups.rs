@@ -113,6 +113,7 @@ fn plan_group(
             };
             let write = (doc != current).then(|| PlannedWrite::Update {
                 id: group.id.clone(),
+                changes: crate::audit::diff(&current, &doc),
                 doc,
                 version: group.version,
                 deactivation_reason: None,

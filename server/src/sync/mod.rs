@@ -16,7 +16,7 @@ use std::sync::Arc;
 use scimd_schemas::schema::{Registry, ResourceKind};
 
 use crate::config::Config;
-use crate::store::{ConnectorRow, JobRow, MissingScope, Store};
+use crate::store::{AuditContext, ConnectorRow, JobRow, MissingScope, Store};
 use engine::Run;
 use plan::Writer;
 use scimd_connectors::Connector;
@@ -154,8 +154,10 @@ async fn execute(
         Some(source) => source,
         None => connector::open_source(config, &connector, job)?,
     };
+    let audit = job_audit(job, &connector);
     let run = Run {
         store,
+        audit: &audit,
         schema: registry.of(ResourceKind::User),
         group_schema: registry.of(ResourceKind::Group),
         job,
@@ -178,6 +180,25 @@ async fn execute(
         store.set_connector_cursor(&connector.id, Some(&cursor)).await.map_err(|e| e.to_string())?;
     }
     Ok(())
+}
+
+/// The audit actor of a job's writes: the token or CLI user that queued it (`system` for a
+/// schedule), the job, and the source (`csv` or `connector:<name>`). Only admin tokens queue jobs
+/// through the API.
+fn job_audit(job: &JobRow, connector: &ConnectorRow) -> AuditContext {
+    let actor = match (&job.actor_token, job.trigger.as_str()) {
+        (Some(token), _) => token.clone(),
+        (None, "cli") => "cli".to_owned(),
+        (None, _) => "system".to_owned(),
+    };
+    AuditContext {
+        actor,
+        role: job.actor_token.as_ref().map(|_| "admin".to_owned()),
+        name: job.actor_name.clone(),
+        job_id: Some(job.id.clone()),
+        source: if connector.kind == "csv" { "csv".to_owned() } else { format!("connector:{}", connector.name) },
+        request_id: None,
+    }
 }
 
 fn deactivation_reason(connector: &ConnectorRow) -> &'static str {

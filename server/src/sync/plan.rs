@@ -432,11 +432,24 @@ fn diff_fields<'r>(
     }
     let write = (doc != current || reason_changed).then(|| PlannedWrite::Update {
         id: user.id.clone(),
+        changes: update_changes(&current, &doc, user.deactivation_reason.as_deref(), deactivation_reason.as_deref()),
         doc,
         version: user.version,
         deactivation_reason,
     });
     Ok((write, changed))
+}
+
+/// The audit log's changes of an update: the document's, and the deactivation reason's (a column
+/// of its own, not in the document).
+fn update_changes(current: &Value, doc: &Value, old_reason: Option<&str>, new_reason: Option<&str>) -> Value {
+    let mut changes = crate::audit::diff(current, doc);
+    if old_reason != new_reason
+        && let Some(map) = changes.as_object_mut()
+    {
+        map.insert("deactivationReason".to_owned(), json!({ "old": old_reason, "new": new_reason }));
+    }
+    changes
 }
 
 /// `current` with the record's fields applied, and the names of the fields that changed it.
@@ -482,11 +495,13 @@ pub fn plan_missing(writer: &Writer<'_>, policy: &str, seq: i64, user: &SyncUser
             if let Some(fields) = new_doc.as_object_mut() {
                 fields.insert("active".into(), Value::Bool(false));
             }
+            let reason = writer.deactivation_reason;
             let write = PlannedWrite::Update {
                 id: user.id.clone(),
+                changes: update_changes(&doc, &new_doc, user.deactivation_reason.as_deref(), Some(reason)),
                 doc: new_doc,
                 version: user.version,
-                deactivation_reason: Some(writer.deactivation_reason.to_owned()),
+                deactivation_reason: Some(reason.to_owned()),
             };
             ("DEACTIVATED", Some(write), "INACTIVE")
         }

@@ -1,0 +1,246 @@
+//! `/admin/v1/audit`: the audit log for admin and auditor tokens (tenant from the token), a page at
+//! a time or exported as CSV or JSON Lines; and per-attribute provenance of a user or group.
+
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::header;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use futures_util::stream;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{AdminError, AdminResult, Reader, bad_request};
+use crate::http::AppState;
+use crate::store::{AuditFilter, AuditRow, Store};
+use crate::sync::JobError;
+
+const DEFAULT_COUNT: i64 = 100;
+const MAX_COUNT: i64 = 1000;
+/// Events read per query while an export streams.
+const EXPORT_PAGE: i64 = 1000;
+const CSV_HEADER: &str = "seq,time,actor,actorRole,actorName,jobId,action,resourceType,resourceId,changes,requestId,\
+source,prevHash,hash\r\n";
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuditParams {
+    since: Option<String>,
+    until: Option<String>,
+    actor: Option<String>,
+    resource_type: Option<String>,
+    resource_id: Option<String>,
+    action: Option<String>,
+    source: Option<String>,
+    job_id: Option<String>,
+    cursor: Option<String>,
+    count: Option<i64>,
+    format: Option<String>,
+}
+
+impl AuditParams {
+    fn filter(&self) -> AdminResult<AuditFilter> {
+        for (name, value) in [("since", &self.since), ("until", &self.until)] {
+            if let Some(v) = value
+                && chrono::DateTime::parse_from_rfc3339(v).is_err()
+            {
+                return Err(bad_request(
+                    "INVALID_PARAMETER",
+                    format!("{name}={v:?} is not an RFC 3339 time such as 2026-11-01T00:00:00Z"),
+                ));
+            }
+        }
+        Ok(AuditFilter {
+            since: self.since.clone(),
+            until: self.until.clone(),
+            actor: self.actor.clone(),
+            resource_type: self.resource_type.clone(),
+            resource_id: self.resource_id.clone(),
+            action: self.action.clone(),
+            source: self.source.clone(),
+            job_id: self.job_id.clone(),
+        })
+    }
+}
+
+/// A list's or an export's parameters, with their filter checked.
+pub struct AuditQuery {
+    params: AuditParams,
+    filter: AuditFilter,
+}
+
+impl FromRequestParts<AppState> for AuditQuery {
+    type Rejection = AdminError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Query(params) = Query::<AuditParams>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| bad_request("INVALID_PARAMETER", e.body_text()))?;
+        let filter = params.filter()?;
+        Ok(AuditQuery { params, filter })
+    }
+}
+
+/// The opaque cursor of the position after `seq`.
+fn cursor_after(seq: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("audit:{seq}"))
+}
+
+fn seq_of(cursor: &str) -> AdminResult<i64> {
+    let invalid = || bad_request("INVALID_CURSOR", "the cursor is not one this API returned; start again without it");
+    let text = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+    let text = String::from_utf8(text).map_err(|_| invalid())?;
+    text.strip_prefix("audit:").and_then(|seq| seq.parse().ok()).ok_or_else(invalid)
+}
+
+pub fn event_json(row: &AuditRow) -> Value {
+    json!({
+        "seq": row.seq,
+        "time": row.event_time,
+        "actor": row.actor,
+        "actorRole": row.actor_role,
+        "actorName": row.actor_name,
+        "jobId": row.job_id,
+        "action": row.action,
+        "resourceType": row.resource_type,
+        "resourceId": row.resource_id,
+        "changes": serde_json::from_str::<Value>(&row.changes).unwrap_or(Value::Null),
+        "requestId": row.request_id,
+        "source": row.source,
+        "prevHash": row.prev_hash,
+        "hash": row.hash,
+    })
+}
+
+/// `GET /admin/v1/audit?since=&until=&actor=&resourceType=&resourceId=&action=&source=&jobId=&count=&cursor=`:
+/// events oldest first; `nextCursor` while more match.
+pub async fn list(
+    State(state): State<AppState>,
+    Reader(caller): Reader,
+    AuditQuery { params, filter }: AuditQuery,
+) -> AdminResult<Response> {
+    let count = params.count.unwrap_or(DEFAULT_COUNT).clamp(1, MAX_COUNT);
+    let after = params.cursor.as_deref().map(seq_of).transpose()?.unwrap_or(0);
+    let mut rows = state.store.audit_events(&caller.tenant_id, &filter, after, count + 1).await?;
+    let more = rows.len() as i64 > count;
+    rows.truncate(count as usize);
+    let next = rows.last().filter(|_| more).map(|row| cursor_after(row.seq));
+    let resources: Vec<Value> = rows.iter().map(event_json).collect();
+    Ok(axum::Json(json!({ "itemsPerPage": resources.len(), "nextCursor": next, "Resources": resources }))
+        .into_response())
+}
+
+fn csv_rows(rows: &[AuditRow]) -> Vec<u8> {
+    let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+    for row in rows {
+        let optional = |v: &Option<String>| v.clone().unwrap_or_default();
+        let record = [
+            row.seq.to_string(),
+            row.event_time.clone(),
+            row.actor.clone(),
+            optional(&row.actor_role),
+            optional(&row.actor_name),
+            optional(&row.job_id),
+            row.action.clone(),
+            optional(&row.resource_type),
+            optional(&row.resource_id),
+            row.changes.clone(),
+            optional(&row.request_id),
+            row.source.clone(),
+            row.prev_hash.clone(),
+            row.hash.clone(),
+        ];
+        writer.write_record(&record).expect("writing to memory cannot fail");
+    }
+    writer.into_inner().expect("writing to memory cannot fail")
+}
+
+fn jsonl_rows(rows: &[AuditRow]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for row in rows {
+        out.extend(event_json(row).to_string().into_bytes());
+        out.push(b'\n');
+    }
+    out
+}
+
+/// `GET /admin/v1/audit/export?format=csv|jsonl` with the filters of the list: every matching
+/// event, read a page at a time while the response streams.
+pub async fn export(
+    State(state): State<AppState>,
+    Reader(caller): Reader,
+    AuditQuery { params, filter }: AuditQuery,
+) -> AdminResult<Response> {
+    let (content_type, extension, header_line, render): (_, _, &str, Render) =
+        match params.format.as_deref().unwrap_or("jsonl") {
+            "csv" => ("text/csv; charset=utf-8", "csv", CSV_HEADER, csv_rows),
+            "jsonl" => ("application/x-ndjson", "jsonl", "", jsonl_rows),
+            other => {
+                return Err(bad_request(
+                    "INVALID_PARAMETER",
+                    format!("format={other:?} is not an export format; use format=csv or format=jsonl"),
+                ));
+            }
+        };
+    let (store, tenant) = (state.store.clone(), caller.tenant_id.clone());
+    let first = Some(header_line.as_bytes().to_vec()).filter(|h| !h.is_empty()).map(Ok);
+    let pages = stream::unfold(Some(0i64), move |after| {
+        let (store, tenant, filter) = (store.clone(), tenant.clone(), filter.clone());
+        async move { next_page(&store, &tenant, &filter, after?, render).await }
+    });
+    let body = stream::StreamExt::chain(stream::iter(first), pages);
+    let disposition = format!("attachment; filename=\"audit.{extension}\"");
+    Ok((
+        [(header::CONTENT_TYPE, content_type.to_owned()), (header::CONTENT_DISPOSITION, disposition)],
+        Body::from_stream(body),
+    )
+        .into_response())
+}
+
+type Chunk = Result<Vec<u8>, std::io::Error>;
+
+/// Writes a page of events in an export's format.
+type Render = fn(&[AuditRow]) -> Vec<u8>;
+
+async fn next_page(
+    store: &Store,
+    tenant: &str,
+    filter: &AuditFilter,
+    after: i64,
+    render: Render,
+) -> Option<(Chunk, Option<i64>)> {
+    match store.audit_events(tenant, filter, after, EXPORT_PAGE).await {
+        Ok(rows) if rows.is_empty() => None,
+        Ok(rows) => {
+            let next = (rows.len() as i64 == EXPORT_PAGE).then(|| rows.last().map(|r| r.seq)).flatten();
+            Some((Ok(render(&rows)), next))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "audit export cut short");
+            Some((Err(std::io::Error::other(e.to_string())), None))
+        }
+    }
+}
+
+/// `GET /admin/v1/users/{id}/provenance` (and groups): per top-level attribute, the source, time
+/// and event that last set it.
+pub async fn provenance(
+    kind: scimd_schemas::schema::ResourceKind,
+    State(state): State<AppState>,
+    Reader(caller): Reader,
+    Path(id): Path<String>,
+) -> AdminResult<Response> {
+    if state.store.get_resource(kind, &caller.tenant_id, &id).await?.is_none() {
+        return Err(JobError::new(
+            404,
+            0,
+            "RESOURCE_NOT_FOUND",
+            format!("no {} {id:?} in this tenant", kind.name().to_ascii_lowercase()),
+        )
+        .into());
+    }
+    let attributes = state.store.provenance(&caller.tenant_id, &id).await?;
+    Ok(axum::Json(json!({ "id": id, "resourceType": kind.name(), "attributes": attributes })).into_response())
+}
