@@ -101,6 +101,7 @@ pub(super) struct Sealed {
 }
 
 /// The stored form of one event, as `verify` reads it back; the content its hash covers.
+#[derive(Clone, Copy)]
 pub struct EventContent<'a> {
     pub tenant: &'a str,
     pub seq: i64,
@@ -123,25 +124,54 @@ impl EventContent<'_> {
     /// `changes` is parsed and re-written canonically, so the hash does not depend on how a
     /// database returns the text.
     pub fn hash(&self, prev_hash: &str) -> String {
-        let changes: Value = serde_json::from_str(self.changes).unwrap_or(Value::String(self.changes.to_owned()));
-        let content = json!({
-            "tenant": self.tenant,
-            "seq": self.seq,
-            "time": self.time,
-            "actor": self.actor,
-            "actorRole": self.role,
-            "actorName": self.name,
-            "jobId": self.job_id,
-            "action": self.action,
-            "resourceType": self.resource_type,
-            "resourceId": self.resource_id,
-            "changes": changes,
-            "requestId": self.request_id,
-            "source": self.source,
-        });
+        let changes = match serde_json::from_str::<Value>(self.changes) {
+            Ok(changes) => canonical(&changes),
+            Err(_) => canonical(&Value::String(self.changes.to_owned())),
+        };
+        EventContent { changes: &changes, ..*self }.hash_canonical(prev_hash)
+    }
+
+    /// `hash` of content whose `changes` is canonical JSON already (as `seal` writes it): the
+    /// canonical JSON of the whole is written directly, keys in sorted order, on the writer's
+    /// critical path without parsing anything again.
+    fn hash_canonical(&self, prev_hash: &str) -> String {
+        fn text(out: &mut String, value: Option<&str>) {
+            match value {
+                Some(value) => out.push_str(&Value::String(value.to_owned()).to_string()),
+                None => out.push_str("null"),
+            }
+        }
+        let mut out = String::with_capacity(self.changes.len() + 512);
+        let fields: [(&str, Option<&str>); 12] = [
+            ("action", Some(self.action)),
+            ("actor", Some(self.actor)),
+            ("actorName", self.name),
+            ("actorRole", self.role),
+            ("changes", None),
+            ("jobId", self.job_id),
+            ("requestId", self.request_id),
+            ("resourceId", self.resource_id),
+            ("resourceType", self.resource_type),
+            ("seq", None),
+            ("source", Some(self.source)),
+            ("tenant", Some(self.tenant)),
+        ];
+        out.push('{');
+        for (key, value) in fields {
+            out.push_str(&format!("\"{key}\":"));
+            match key {
+                "changes" => out.push_str(self.changes),
+                "seq" => out.push_str(&self.seq.to_string()),
+                _ => text(&mut out, value),
+            }
+            out.push(',');
+        }
+        out.push_str("\"time\":");
+        text(&mut out, Some(self.time));
+        out.push('}');
         let mut digest = Sha256::new();
         digest.update(prev_hash.as_bytes());
-        digest.update(canonical(&content).as_bytes());
+        digest.update(out.as_bytes());
         hex::encode(digest.finalize())
     }
 }
@@ -168,7 +198,7 @@ pub(super) fn seal(tenant: &str, ctx: &AuditContext, events: &[AuditEvent], head
             request_id: ctx.request_id.as_deref(),
             source: &ctx.source,
         }
-        .hash(&head.hash);
+        .hash_canonical(&head.hash);
         params.extend([
             Param::Text(tenant.to_owned()),
             Param::Int(seq),
@@ -351,6 +381,14 @@ mod tests {
         assert_ne!(content.hash("x"), base);
         assert_ne!(EventContent { changes: r#"{"name":{"new":"acme2"}}"#, ..content }.hash(GENESIS), base);
         assert_ne!(EventContent { actor: "system", ..content }.hash(GENESIS), base);
+        // Written directly, the content is the canonical JSON of the whole.
+        let whole = json!({"tenant": "t", "seq": 1, "time": "2026-01-01T00:00:00.000000Z", "actor": "cli",
+            "actorRole": null, "actorName": null, "jobId": null, "action": "tenant.create", "resourceType": "Tenant",
+            "resourceId": "t", "changes": {"name": {"new": "acme"}}, "requestId": null, "source": "cli"});
+        let mut digest = Sha256::new();
+        digest.update(GENESIS.as_bytes());
+        digest.update(canonical(&whole).as_bytes());
+        assert_eq!(base, hex::encode(digest.finalize()));
         // The same changes written differently hash the same.
         assert_eq!(EventContent { changes: r#"{ "name" : { "new" : "acme" } }"#, ..content }.hash(GENESIS), base);
     }
