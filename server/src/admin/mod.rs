@@ -5,6 +5,7 @@
 mod connectors;
 mod csv_sync;
 mod jobs;
+mod runs;
 mod users;
 
 use axum::Router;
@@ -23,6 +24,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/jobs", get(jobs::list))
         .route("/jobs/{id}", get(jobs::get))
+        .route("/jobs/{id}/cancel", post(runs::cancel))
         .route("/jobs/{id}/original", get(jobs::original))
         .route("/jobs/{id}/result.csv", get(jobs::result_csv))
         .route("/jobs/{id}/errors.csv", get(jobs::errors_csv))
@@ -32,7 +34,9 @@ pub fn routes() -> Router<AppState> {
         .route("/users/{id}/links/{connector}", delete(users::unlink))
         .route("/connectors", get(connectors::list).post(connectors::create))
         .route("/connectors/{id}", get(connectors::get).put(connectors::replace).delete(connectors::delete))
-        .route("/connectors/{id}/runs", post(connectors::run))
+        .route("/connectors/{id}/runs", get(connectors::runs).post(connectors::run))
+        .route("/connectors/{id}/runs/{job}/approve", post(runs::approve))
+        .route("/connectors/{id}/runs/{job}/reject", post(runs::reject))
 }
 
 pub struct AdminError(pub JobError);
