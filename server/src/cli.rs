@@ -1,5 +1,7 @@
 //! The `scimd` command line.
 
+mod runs;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -79,6 +81,9 @@ Results: GET /admin/v1/jobs/<id>, /admin/v1/jobs/<id>/result.csv and /errors.csv
     /// Configure directory connectors (LDAP, Active Directory) and run them.
     #[command(subcommand)]
     Connector(ConnectorCommand),
+    /// Show, cancel, approve or reject jobs (CSV imports and connector runs).
+    #[command(subcommand)]
+    Jobs(runs::JobsCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -108,6 +113,35 @@ ID's client secret by clientSecretEnv or clientSecretFile, a Google service acco
         missing: String,
         #[command(flatten)]
         run: RunFlags,
+    },
+    /// Show a connector: its settings, schedule, next run, retries and guard.
+    #[command(after_help = "Example:\n  scimd connector show corp --tenant acme")]
+    Show {
+        name: String,
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Change a connector's schedule, enabled flag, retries or guard (other settings stay).
+    #[command(after_help = "Examples:\n  scimd connector set corp --tenant acme --schedule \"0 */6 * * *\"\n  \
+scimd connector set corp --tenant acme --schedule none --enabled false\n  \
+scimd connector set corp --tenant acme --guard-percent 5 --guard-count 200 --retry-attempts 3")]
+    Set {
+        name: String,
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        run: RunFlags,
+    },
+    /// A connector's run history, newest first (scheduled, skipped, retried and held runs included).
+    #[command(
+        after_help = "Examples:\n  scimd connector runs corp --tenant acme\n  scimd connector runs corp --tenant acme --count 5"
+    )]
+    Runs {
+        name: String,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, default_value_t = 20)]
+        count: u64,
     },
     /// List the tenant's connectors.
     #[command(after_help = "Example:\n  scimd connector list --tenant acme")]
@@ -260,6 +294,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             csv_sync(config, file, tenant, missing, dry_run, wait).await
         }
         Command::Connector(command) => connector(config, command).await,
+        Command::Jobs(command) => runs::jobs(config, command).await,
     }
 }
 
@@ -312,6 +347,30 @@ async fn connector(config: Config, command: ConnectorCommand) -> anyhow::Result<
                 "created {} connector {} (id {}); run it with `scimd connector run {} --tenant {} --wait`",
                 created.kind, created.name, created.id, created.name, tenant.name
             );
+            Ok(())
+        }
+        ConnectorCommand::Show { name, tenant } => {
+            let tenant = tenant_named(&store, &tenant).await?;
+            runs::print_connector(&runs::connector_named(&store, &tenant, &name).await?);
+            Ok(())
+        }
+        ConnectorCommand::Runs { name, tenant, count } => {
+            let tenant = tenant_named(&store, &tenant).await?;
+            runs::print_runs(&store, &runs::connector_named(&store, &tenant, &name).await?, count).await
+        }
+        ConnectorCommand::Set { name, tenant, run } => {
+            let tenant = tenant_named(&store, &tenant).await?;
+            let current = runs::connector_named(&store, &tenant, &name).await?;
+            let run = crate::sync::connector::run_settings(&run.options(), Some(&current))
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            let settings = crate::store::ConnectorSettings {
+                name: &current.name,
+                kind: &current.kind,
+                config: &current.config,
+                missing_policy: &current.missing_policy,
+                run: &run,
+            };
+            runs::print_connector(&store.update_connector(&tenant.id, &current.id, &settings).await?);
             Ok(())
         }
         ConnectorCommand::List { tenant } => {
