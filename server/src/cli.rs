@@ -1,5 +1,7 @@
 //! The `scimd` command line.
 
+mod runs;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -82,6 +84,9 @@ Results: GET /admin/v1/jobs/<id>, /admin/v1/jobs/<id>/result.csv and /errors.csv
     /// Check the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Show, cancel, approve or reject jobs (CSV imports and connector runs).
+    #[command(subcommand)]
+    Jobs(runs::JobsCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -123,6 +128,37 @@ ID's client secret by clientSecretEnv or clientSecretFile, a Google service acco
         /// Users and groups gone from the source after a full run: deactivate (groups: delete), keep or delete.
         #[arg(long, value_parser = ["deactivate", "keep", "delete"], default_value = "deactivate")]
         missing: String,
+        #[command(flatten)]
+        run: RunFlags,
+    },
+    /// Show a connector: its settings, schedule, next run, retries and guard.
+    #[command(after_help = "Example:\n  scimd connector show corp --tenant acme")]
+    Show {
+        name: String,
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Change a connector's schedule, enabled flag, retries or guard (other settings stay).
+    #[command(after_help = "Examples:\n  scimd connector set corp --tenant acme --schedule \"0 */6 * * *\"\n  \
+scimd connector set corp --tenant acme --schedule none --enabled false\n  \
+scimd connector set corp --tenant acme --guard-percent 5 --guard-count 200 --retry-attempts 3")]
+    Set {
+        name: String,
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        run: RunFlags,
+    },
+    /// A connector's run history, newest first (scheduled, skipped, retried and held runs included).
+    #[command(
+        after_help = "Examples:\n  scimd connector runs corp --tenant acme\n  scimd connector runs corp --tenant acme --count 5"
+    )]
+    Runs {
+        name: String,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, default_value_t = 20)]
+        count: u64,
     },
     /// List the tenant's connectors.
     #[command(after_help = "Example:\n  scimd connector list --tenant acme")]
@@ -150,6 +186,42 @@ History: GET /admin/v1/jobs?kind=connector_sync; outcomes: /admin/v1/jobs/<id>/r
         #[arg(long)]
         wait: bool,
     },
+}
+
+/// A connector's schedule, enabled flag, retries and mass-deprovision guard.
+#[derive(Debug, clap::Args)]
+pub struct RunFlags {
+    /// A cron expression (five fields, or six with seconds first), e.g. "0 */6 * * *"; "none" removes it.
+    #[arg(long, value_name = "CRON")]
+    schedule: Option<String>,
+    /// Whether the connector may run (scheduled or not).
+    #[arg(long, value_name = "BOOL")]
+    enabled: Option<bool>,
+    /// Retries after a failed run [default: sync.retry_attempts].
+    #[arg(long, value_name = "N")]
+    retry_attempts: Option<i64>,
+    /// Wait before the first retry, doubled for each further one [default: sync.retry_backoff_seconds].
+    #[arg(long, value_name = "SECONDS")]
+    retry_backoff_seconds: Option<i64>,
+    /// Stop for approval when a run would deactivate or delete more than this % of the connector's users.
+    #[arg(long, value_name = "PERCENT")]
+    guard_percent: Option<i64>,
+    /// … or more than this many users.
+    #[arg(long, value_name = "N")]
+    guard_count: Option<i64>,
+}
+
+impl RunFlags {
+    fn options(&self) -> crate::sync::connector::RunOptions {
+        crate::sync::connector::RunOptions {
+            schedule: self.schedule.as_ref().map(|s| (s != "none").then(|| s.clone())),
+            enabled: self.enabled,
+            retry_attempts: self.retry_attempts.map(Some),
+            retry_backoff_seconds: self.retry_backoff_seconds.map(Some),
+            guard_percent: self.guard_percent.map(Some),
+            guard_count: self.guard_count.map(Some),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -252,6 +324,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Jobs(command) => runs::jobs(config, command).await,
     }
 }
 
@@ -278,15 +351,22 @@ async fn connector(config: Config, command: ConnectorCommand) -> anyhow::Result<
     use crate::sync::connector::{RunRequest, check_settings, queue_run};
     let store = open(&config).await?;
     match command {
-        ConnectorCommand::Create { name, tenant, kind, settings: file, missing } => {
+        ConnectorCommand::Create { name, tenant, kind, settings: file, missing, run } => {
             let tenant = tenant_named(&store, &tenant).await?;
             let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let value: serde_json::Value =
                 serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
             let stored = check_settings(&kind, &value, &missing)
                 .map_err(|e| anyhow::anyhow!("{}: {}", file.display(), e.message))?;
-            let settings =
-                crate::store::ConnectorSettings { name: &name, kind: &kind, config: &stored, missing_policy: &missing };
+            let run = crate::sync::connector::run_settings(&run.options(), None)
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            let settings = crate::store::ConnectorSettings {
+                name: &name,
+                kind: &kind,
+                config: &stored,
+                missing_policy: &missing,
+                run: &run,
+            };
             let created = match store.create_connector(&tenant.id, &settings, &cli_actor()).await {
                 Err(StoreError::Conflict(_)) => {
                     anyhow::bail!("tenant {} has a connector named {name:?}; choose another name", tenant.name)
@@ -297,6 +377,30 @@ async fn connector(config: Config, command: ConnectorCommand) -> anyhow::Result<
                 "created {} connector {} (id {}); run it with `scimd connector run {} --tenant {} --wait`",
                 created.kind, created.name, created.id, created.name, tenant.name
             );
+            Ok(())
+        }
+        ConnectorCommand::Show { name, tenant } => {
+            let tenant = tenant_named(&store, &tenant).await?;
+            runs::print_connector(&runs::connector_named(&store, &tenant, &name).await?);
+            Ok(())
+        }
+        ConnectorCommand::Runs { name, tenant, count } => {
+            let tenant = tenant_named(&store, &tenant).await?;
+            runs::print_runs(&store, &runs::connector_named(&store, &tenant, &name).await?, count).await
+        }
+        ConnectorCommand::Set { name, tenant, run } => {
+            let tenant = tenant_named(&store, &tenant).await?;
+            let current = runs::connector_named(&store, &tenant, &name).await?;
+            let run = crate::sync::connector::run_settings(&run.options(), Some(&current))
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            let settings = crate::store::ConnectorSettings {
+                name: &current.name,
+                kind: &current.kind,
+                config: &current.config,
+                missing_policy: &current.missing_policy,
+                run: &run,
+            };
+            runs::print_connector(&store.update_connector(&tenant.id, &current.id, &settings, &cli_actor()).await?);
             Ok(())
         }
         ConnectorCommand::List { tenant } => {

@@ -36,6 +36,17 @@ pub struct SyncConfig {
     pub lease_seconds: u64,
     /// Records written per transaction.
     pub batch_size: usize,
+    /// How often each `scimd serve` looks for due connector schedules.
+    pub schedule_poll_millis: u64,
+    /// Retries of a failed connector run (a connector's `retryAttempts` overrides it).
+    pub retry_attempts: u32,
+    /// Wait before the first retry, doubled for each further one (`retryBackoffSeconds`).
+    pub retry_backoff_seconds: u64,
+    /// Mass-deprovision guard: a run that would deactivate or delete more than this percentage of
+    /// the connector's users stops for an admin's approval (`guardPercent`; 100 turns it off).
+    pub guard_percent: u32,
+    /// … or more than this many users (`guardCount`; unset: no limit by number).
+    pub guard_count: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -175,6 +186,11 @@ fn defaults() -> Defaults {
             csv_max_bytes: 100 * 1024 * 1024,
             lease_seconds: 30,
             batch_size: 1000,
+            schedule_poll_millis: 1000,
+            retry_attempts: 2,
+            retry_backoff_seconds: 60,
+            guard_percent: 10,
+            guard_count: None,
         },
         log: LogConfig { format: LogFormat::Text, level: "info".into() },
     }

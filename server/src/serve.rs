@@ -61,9 +61,11 @@ pub async fn serve_on(
 ) -> anyhow::Result<()> {
     let store = state.store.clone();
     let worker = tokio::spawn(crate::sync::worker::run(state.jobs.clone()));
+    let scheduler = tokio::spawn(crate::sync::schedule::run(state.jobs.clone()));
     axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await?;
     // A job still running stops here; its lease expires and the next start marks it interrupted.
     worker.abort();
+    scheduler.abort();
     store.close().await;
     Ok(())
 }

@@ -149,3 +149,35 @@ fn errors_say_what_to_do_next() {
     assert!(!output.status.success());
     assert!(!stderr(&output).contains("hunter2"), "passwords in database URLs are redacted: {}", stderr(&output));
 }
+
+#[test]
+fn connector_schedule_show_runs_and_jobs_commands() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    assert!(scimd(dir.path(), &["tenant", "create", "acme"]).status.success());
+    let settings = dir.path().join("corp.json");
+    std::fs::write(&settings, r#"{"url": "ldap://127.0.0.1:1", "users": {"base": "dc=example,dc=com"}}"#).unwrap();
+    let settings = settings.to_str().unwrap();
+    let create = ["connector", "create", "corp", "--tenant", "acme", "--kind", "ldap", "--settings", settings];
+    let bad = scimd(dir.path(), &[&create[..], &["--schedule", "whenever"]].concat());
+    assert!(!bad.status.success() && stderr(&bad).contains("schedule"), "{}", stderr(&bad));
+    let created = scimd(dir.path(), &[&create[..], &["--schedule", "0 */6 * * *", "--guard-percent", "5"]].concat());
+    assert!(created.status.success(), "{}", stderr(&created));
+
+    let show = stdout(&scimd(dir.path(), &["connector", "show", "corp", "--tenant", "acme"]));
+    assert!(show.contains("schedule: 0 */6 * * * (next run ") && show.contains("guard: 5 %"), "{show}");
+    let set = scimd(
+        dir.path(),
+        &["connector", "set", "corp", "--tenant", "acme", "--schedule", "none", "--enabled", "false"],
+    );
+    assert!(set.status.success(), "{}", stderr(&set));
+    assert!(stdout(&set).contains("schedule: none") && stdout(&set).contains("enabled: false"), "{}", stdout(&set));
+    let runs = stdout(&scimd(dir.path(), &["connector", "runs", "corp", "--tenant", "acme"]));
+    assert!(runs.starts_with("0 runs of corp"), "{runs}");
+    let missing = scimd(dir.path(), &["jobs", "show", "0192f0c4-7a1e-7c3a-9f00-1b2c3d4e5f60", "--tenant", "acme"]);
+    assert!(!missing.status.success() && stderr(&missing).contains("has no job"), "{}", stderr(&missing));
+    for command in
+        [&["jobs", "approve", "--help"][..], &["connector", "set", "--help"], &["connector", "runs", "--help"]]
+    {
+        assert!(stdout(&scimd(dir.path(), command)).contains("Example"), "{command:?}");
+    }
+}

@@ -112,10 +112,13 @@ impl Harness {
         let files = tempfile::tempdir().expect("temp dir");
         config.sync.files_dir = files.path().to_path_buf();
         config.sync.batch_size = 2;
+        // Runs are driven by hand here; a queued retry would hold the connector's lock.
+        config.sync.retry_attempts = 0;
         let store = Store::open(&config.database_url).await.expect("store");
         let registry = Arc::new(scimd::serve::registry(&config).expect("registry"));
         let tenant = store.create_tenant("acme", &crate::fixture::cli()).await.expect("tenant").id;
-        let settings = ConnectorSettings { name: "corp", kind: "ldap", config: "{}", missing_policy };
+        let settings =
+            ConnectorSettings { name: "corp", kind: "ldap", config: "{}", missing_policy, run: &Default::default() };
         let connector = store.create_connector(&tenant, &settings, &crate::fixture::cli()).await.expect("connector");
         let jobs = Jobs { store, registry, config: Arc::new(config), queued: Default::default() };
         Some(Harness { jobs, tenant, connector, given: Default::default(), _db: test_db, _files: files })
@@ -253,7 +256,8 @@ async fn failed_runs_keep_the_cursor_and_deletions_apply(db: Db) {
 
 async fn unknown_members_and_foreign_groups(db: Db) {
     let Some(mut h) = Harness::new(db, "keep").await else { return };
-    let other = ConnectorSettings { name: "hr", kind: "ldap", config: "{}", missing_policy: "keep" };
+    let other =
+        ConnectorSettings { name: "hr", kind: "ldap", config: "{}", missing_policy: "keep", run: &Default::default() };
     let hr = h.store().create_connector(&h.tenant, &other, &crate::fixture::cli()).await.unwrap();
     let mine = std::mem::replace(&mut h.connector, hr);
     h.run(true, vec![group("shared", &[])], None, "x").await;

@@ -136,6 +136,9 @@ impl Builder {
         config.log.level = "warn".into();
         let files = tempfile::tempdir().expect("temp dir");
         config.sync.files_dir = files.path().to_path_buf();
+        // The mass-deprovision guard is off unless a test turns it on: most tests remove a third of
+        // a tiny directory on purpose. `schedules.rs` tests the guard.
+        config.sync.guard_percent = 100;
         for f in self.configure {
             f(&mut config);
         }

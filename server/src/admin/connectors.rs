@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 use super::jobs::job_json;
 use super::{Admin, AdminResult, Reader};
 use crate::http::AppState;
-use crate::store::{ConnectorRow, ConnectorSettings, StoreError};
+use crate::store::{ConnectorRow, ConnectorSettings, JobFilter, StoreError};
 use crate::sync::JobError;
-use crate::sync::connector::{RunRequest, check_settings, lock_key, queue_run};
+use crate::sync::connector::{RunOptions, RunRequest, check_settings, lock_key, queue_run, run_settings};
 use crate::sync::csv::Actor;
 
 #[derive(Deserialize)]
@@ -22,6 +22,46 @@ pub struct ConnectorBody {
     kind: Option<String>,
     config: Value,
     missing_policy: Option<String>,
+    // The run options (`RunOptions`), listed here so that unknown keys are refused by name.
+    #[serde(default, deserialize_with = "some")]
+    schedule: Option<Value>,
+    enabled: Option<bool>,
+    #[serde(default, deserialize_with = "some")]
+    retry_attempts: Option<Value>,
+    #[serde(default, deserialize_with = "some")]
+    retry_backoff_seconds: Option<Value>,
+    #[serde(default, deserialize_with = "some")]
+    guard_percent: Option<Value>,
+    #[serde(default, deserialize_with = "some")]
+    guard_count: Option<Value>,
+}
+
+/// A present key, null included (`Some(Value::Null)`).
+fn some<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+impl ConnectorBody {
+    /// The run options; a value of the wrong type is `CONNECTOR_CONFIG_INVALID` naming its key.
+    fn run_options(&self) -> AdminResult<RunOptions> {
+        let mut options = serde_json::Map::new();
+        for (key, value) in [
+            ("schedule", &self.schedule),
+            ("retryAttempts", &self.retry_attempts),
+            ("retryBackoffSeconds", &self.retry_backoff_seconds),
+            ("guardPercent", &self.guard_percent),
+            ("guardCount", &self.guard_count),
+        ] {
+            if let Some(value) = value {
+                options.insert(key.to_owned(), value.clone());
+            }
+        }
+        if let Some(enabled) = self.enabled {
+            options.insert("enabled".to_owned(), Value::Bool(enabled));
+        }
+        serde_path_to_error::deserialize(Value::Object(options))
+            .map_err(|e| super::bad_request("CONNECTOR_CONFIG_INVALID", format!("{}: {}", e.path(), e.inner())))
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -60,6 +100,13 @@ fn connector_json(connector: &ConnectorRow) -> Value {
         "missingPolicy": connector.missing_policy,
         "cursor": connector.cursor,
         "created": connector.created,
+        "schedule": connector.schedule,
+        "nextRun": connector.next_run,
+        "enabled": connector.enabled,
+        "retryAttempts": connector.retry_attempts,
+        "retryBackoffSeconds": connector.retry_backoff_seconds,
+        "guardPercent": connector.guard_percent,
+        "guardCount": connector.guard_count,
         "location": format!("/admin/v1/connectors/{}", connector.id),
     })
 }
@@ -90,7 +137,8 @@ fn stored(result: Result<ConnectorRow, StoreError>, name: &str) -> AdminResult<C
     }
 }
 
-/// `POST /admin/v1/connectors` with `{name, kind, config, missingPolicy}`.
+/// `POST /admin/v1/connectors` with `{name, kind, config, missingPolicy}` and optionally `schedule`,
+/// `enabled`, `retryAttempts`, `retryBackoffSeconds`, `guardPercent`, `guardCount`.
 pub async fn create(
     State(state): State<AppState>,
     Admin(caller): Admin,
@@ -100,7 +148,8 @@ pub async fn create(
     let kind = body.kind.as_deref().unwrap_or_default();
     let missing_policy = body.missing_policy.as_deref().unwrap_or("deactivate");
     let config = check_settings(kind, &body.config, missing_policy)?;
-    let settings = ConnectorSettings { name: &body.name, kind, config: &config, missing_policy };
+    let run = run_settings(&body.run_options()?, None)?;
+    let settings = ConnectorSettings { name: &body.name, kind, config: &config, missing_policy, run: &run };
     let connector =
         stored(state.store.create_connector(&caller.tenant_id, &settings, &caller.audit("admin")).await, &body.name)?;
     let location = format!("/admin/v1/connectors/{}", connector.id);
@@ -128,7 +177,8 @@ pub async fn get(
     Ok(axum::Json(connector_json(&connector)).into_response())
 }
 
-/// `PUT /admin/v1/connectors/{id}`: a new name, configuration and missing policy; the kind stays.
+/// `PUT /admin/v1/connectors/{id}`: a new name and configuration; the kind stays, and so do the
+/// missing policy and run options the body leaves out.
 pub async fn replace(
     State(state): State<AppState>,
     Admin(caller): Admin,
@@ -145,7 +195,9 @@ pub async fn replace(
     }
     let missing_policy = body.missing_policy.as_deref().unwrap_or(&current.missing_policy);
     let config = check_settings(&current.kind, &body.config, missing_policy)?;
-    let settings = ConnectorSettings { name: &body.name, kind: &current.kind, config: &config, missing_policy };
+    let run = run_settings(&body.run_options()?, Some(&current))?;
+    let settings =
+        ConnectorSettings { name: &body.name, kind: &current.kind, config: &config, missing_policy, run: &run };
     let connector = stored(
         state.store.update_connector(&caller.tenant_id, &id, &settings, &caller.audit("admin")).await,
         &body.name,
@@ -172,6 +224,20 @@ pub async fn delete(
     }
     state.store.delete_connector(&caller.tenant_id, &connector, &caller.audit("admin")).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /admin/v1/connectors/{id}/runs`: the connector's run history, newest first (skipped
+/// scheduled runs and retries included).
+pub async fn runs(
+    State(state): State<AppState>,
+    Reader(caller): Reader,
+    Path(id): Path<String>,
+) -> AdminResult<Response> {
+    let connector = load(&state, &caller.tenant_id, &id).await?;
+    let filter = JobFilter { connector_id: Some(&connector.id), ..JobFilter::default() };
+    let (total, jobs) = state.store.list_jobs(&caller.tenant_id, &filter, 0, 100).await?;
+    let resources: Vec<Value> = jobs.iter().map(job_json).collect();
+    Ok(axum::Json(json!({ "totalResults": total, "Resources": resources })).into_response())
 }
 
 /// `POST /admin/v1/connectors/{id}/runs` with `{"full": bool, "dryRun": bool}` (both optional):

@@ -42,6 +42,7 @@ pub async fn list(
     check_time("since", p.since.as_deref())?;
     check_time("until", p.until.as_deref())?;
     let filter = JobFilter {
+        connector_id: None,
         kind: p.kind.as_deref(),
         status: p.status.as_deref(),
         since: p.since.as_deref(),
@@ -63,7 +64,7 @@ pub fn job_json(job: &JobRow) -> serde_json::Value {
     value
 }
 
-async fn load(state: &AppState, tenant: &str, id: &str) -> AdminResult<JobRow> {
+pub(super) async fn load(state: &AppState, tenant: &str, id: &str) -> AdminResult<JobRow> {
     parse_job_id(id)?;
     Ok(state.store.job(tenant, id).await?.ok_or_else(|| JobError::not_found(id))?)
 }

@@ -7,6 +7,7 @@ mod audit;
 mod connectors;
 mod csv_sync;
 mod jobs;
+mod runs;
 mod users;
 
 use axum::Router;
@@ -28,6 +29,7 @@ fn route_table() -> Vec<(&'static str, MethodRouter<AppState>)> {
     vec![
         ("/jobs", get(jobs::list)),
         ("/jobs/{id}", get(jobs::get)),
+        ("/jobs/{id}/cancel", post(runs::cancel)),
         ("/jobs/{id}/original", get(jobs::original)),
         ("/jobs/{id}/result.csv", get(jobs::result_csv)),
         ("/jobs/{id}/errors.csv", get(jobs::errors_csv)),
@@ -39,7 +41,9 @@ fn route_table() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/groups/{id}/provenance", get(|s, r, p| audit::provenance(Group, s, r, p))),
         ("/connectors", get(connectors::list).post(connectors::create)),
         ("/connectors/{id}", get(connectors::get).put(connectors::replace).delete(connectors::delete)),
-        ("/connectors/{id}/runs", post(connectors::run)),
+        ("/connectors/{id}/runs", get(connectors::runs).post(connectors::run)),
+        ("/connectors/{id}/runs/{job}/approve", post(runs::approve)),
+        ("/connectors/{id}/runs/{job}/reject", post(runs::reject)),
         ("/audit", get(audit::list)),
         ("/audit/export", get(audit::export)),
     ]

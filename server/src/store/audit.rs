@@ -6,7 +6,7 @@
 //! also takes the row's lock until commit: concurrent writers of one tenant append in turn, from
 //! any connection or replica. SQLite has one writer, so the same statements serialise there too.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::Dialect;
@@ -329,6 +329,8 @@ pub(super) const EVENTS_PER_STATEMENT: usize = 1000;
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn ctx() -> AuditContext {

@@ -18,6 +18,16 @@ pub struct ConnectorRow {
     pub missing_policy: String,
     pub cursor: Option<String>,
     pub created: String,
+    /// A disabled connector is not scheduled and cannot be run.
+    pub enabled: bool,
+    /// Overrides of the `sync.*` defaults (None: the default).
+    pub retry_attempts: Option<i64>,
+    pub retry_backoff_seconds: Option<i64>,
+    pub guard_percent: Option<i64>,
+    pub guard_count: Option<i64>,
+    /// The cron schedule and its next due time, when the connector has one.
+    pub schedule: Option<String>,
+    pub next_run: Option<String>,
 }
 
 /// A connector's settings, as created or replaced.
@@ -26,6 +36,7 @@ pub struct ConnectorSettings<'a> {
     pub kind: &'a str,
     pub config: &'a str,
     pub missing_policy: &'a str,
+    pub run: &'a RunSettings,
 }
 
 impl ConnectorSettings<'_> {
@@ -41,6 +52,37 @@ impl ConnectorSettings<'_> {
     }
 }
 
+/// When and how a connector runs: its schedule, whether it may run, retries after a failure and
+/// the mass-deprovision guard (None: the `sync.*` default).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunSettings {
+    /// A cron expression and its first due time after now.
+    pub schedule: Option<(String, String)>,
+    pub enabled: bool,
+    pub retry_attempts: Option<i64>,
+    pub retry_backoff_seconds: Option<i64>,
+    pub guard_percent: Option<i64>,
+    pub guard_count: Option<i64>,
+}
+
+impl Default for RunSettings {
+    fn default() -> Self {
+        RunSettings {
+            schedule: None,
+            enabled: true,
+            retry_attempts: None,
+            retry_backoff_seconds: None,
+            guard_percent: None,
+            guard_count: None,
+        }
+    }
+}
+
+/// Connectors with their schedule, for `FromRow`.
+const SELECT: &str = "SELECT c.id, c.tenant_id, c.name, c.kind, c.config, c.missing_policy, c.cursor, c.created, \
+     c.enabled, c.retry_attempts, c.retry_backoff_seconds, c.guard_percent, c.guard_count, s.cron AS schedule, s.next_run \
+     FROM connectors c LEFT JOIN connector_schedules s ON s.connector_id = c.id";
+
 impl Store {
     /// The tenant's connector named `name`, created with `kind` if it does not exist yet (the CSV
     /// source of a tenant is made on its first upload).
@@ -55,12 +97,12 @@ impl Store {
     }
 
     pub async fn connector_by_name(&self, tenant: &str, name: &str) -> StoreResult<Option<ConnectorRow>> {
-        let sql = self.sql("SELECT * FROM connectors WHERE tenant_id = $1 AND name = $2");
+        let sql = self.sql(&format!("{SELECT} WHERE c.tenant_id = $1 AND c.name = $2"));
         Ok(read!(self, pool => sqlx::query_as(sql).bind(tenant).bind(name).fetch_optional(pool).await)?)
     }
 
     pub async fn connector_by_id(&self, tenant: &str, id: &str) -> StoreResult<Option<ConnectorRow>> {
-        let sql = self.sql("SELECT * FROM connectors WHERE tenant_id = $1 AND id = $2");
+        let sql = self.sql(&format!("{SELECT} WHERE c.tenant_id = $1 AND c.id = $2"));
         Ok(read!(self, pool => sqlx::query_as(sql).bind(tenant).bind(id).fetch_optional(pool).await)?)
     }
 
@@ -72,16 +114,26 @@ impl Store {
         ctx: &AuditContext,
     ) -> StoreResult<ConnectorRow> {
         let sql = self.sql(
-            "INSERT INTO connectors (id, tenant_id, name, kind, config, missing_policy, created) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO connectors (id, tenant_id, name, kind, config, missing_policy, created, enabled, \
+             retry_attempts, retry_backoff_seconds, guard_percent, guard_count) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         );
         let id = uuid::Uuid::now_v7().to_string();
+        let run = settings.run;
+        let schedule = self.schedule_sql(run);
         let event = AuditEvent::new("connector.create", "Connector", &id, settings.changes());
         write!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(sql).bind(&id).bind(tenant).bind(settings.name).bind(settings.kind)
-                .bind(settings.config).bind(settings.missing_policy).bind(now()).execute(&mut *tx).await
+                .bind(settings.config).bind(settings.missing_policy).bind(now()).bind(run.enabled)
+                .bind(run.retry_attempts).bind(run.retry_backoff_seconds).bind(run.guard_percent).bind(run.guard_count)
+                .execute(&mut *tx).await
                 .map_err(|e| super::conflict_or(e, |_| format!("a connector named {:?} exists", settings.name)))?;
+            let query = sqlx::query(schedule).bind(&id).bind(tenant);
+            match &run.schedule {
+                Some((cron, next_run)) => query.bind(cron).bind(next_run),
+                None => query,
+            }.execute(&mut *tx).await?;
             append_audit!(self, tx, tenant, ctx, std::slice::from_ref(&event))?;
             tx.commit().await?;
             StoreResult::Ok(())
@@ -101,17 +153,27 @@ impl Store {
     ) -> StoreResult<ConnectorRow> {
         let sql = self.sql(
             "UPDATE connectors SET name = $3, config = $4, missing_policy = $5, \
-             cursor = CASE WHEN config = $4 THEN cursor END WHERE tenant_id = $1 AND id = $2",
+             cursor = CASE WHEN config = $4 THEN cursor END, enabled = $6, retry_attempts = $7, \
+             retry_backoff_seconds = $8, guard_percent = $9, guard_count = $10 WHERE tenant_id = $1 AND id = $2",
         );
+        let run = settings.run;
+        let schedule = self.schedule_sql(run);
         let event = AuditEvent::new("connector.replace", "Connector", id, settings.changes());
         write!(self, pool => {
             let mut tx = pool.begin().await?;
             let updated = sqlx::query(sql).bind(tenant).bind(id).bind(settings.name).bind(settings.config)
-                .bind(settings.missing_policy).execute(&mut *tx).await
+                .bind(settings.missing_policy).bind(run.enabled).bind(run.retry_attempts)
+                .bind(run.retry_backoff_seconds).bind(run.guard_percent).bind(run.guard_count)
+                .execute(&mut *tx).await
                 .map_err(|e| super::conflict_or(e, |_| format!("a connector named {:?} exists", settings.name)))?;
             if updated.rows_affected() == 0 {
                 return Err(StoreError::NotFound);
             }
+            let query = sqlx::query(schedule).bind(id).bind(tenant);
+            match &run.schedule {
+                Some((cron, next_run)) => query.bind(cron).bind(next_run),
+                None => query,
+            }.execute(&mut *tx).await?;
             append_audit!(self, tx, tenant, ctx, std::slice::from_ref(&event))?;
             tx.commit().await?;
             StoreResult::Ok(())
@@ -121,7 +183,7 @@ impl Store {
 
     /// The tenant's connectors, by name; only those of `kind` if given.
     pub async fn list_connectors(&self, tenant: &str, kind: Option<&str>) -> StoreResult<Vec<ConnectorRow>> {
-        let sql = self.sql("SELECT * FROM connectors WHERE tenant_id = $1 AND COALESCE(kind = $2, TRUE) ORDER BY name");
+        let sql = self.sql(&format!("{SELECT} WHERE c.tenant_id = $1 AND COALESCE(c.kind = $2, TRUE) ORDER BY c.name"));
         Ok(read!(self, pool => sqlx::query_as(sql).bind(tenant).bind(kind).fetch_all(pool).await)?)
     }
 
@@ -155,6 +217,19 @@ impl Store {
             }
             tx.commit().await?;
             Ok(deleted > 0)
+        })
+    }
+
+    /// Sets or removes a connector's schedule (binds: connector id, tenant[, cron, next run]). An
+    /// unchanged cron expression keeps its due time, so saving the connector skips no run.
+    fn schedule_sql(&self, run: &RunSettings) -> sqlx::AssertSqlSafe<String> {
+        self.sql(match run.schedule {
+            Some(_) => {
+                "INSERT INTO connector_schedules (connector_id, tenant_id, cron, next_run) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (connector_id) DO UPDATE SET cron = excluded.cron, next_run = CASE \
+                 WHEN connector_schedules.cron = excluded.cron THEN connector_schedules.next_run ELSE excluded.next_run END"
+            }
+            None => "DELETE FROM connector_schedules WHERE connector_id = $1 AND tenant_id = $2",
         })
     }
 

@@ -43,11 +43,26 @@ pub struct JobRow {
     pub requested: String,
     pub started: Option<String>,
     pub finished: Option<String>,
+    /// The due time of a scheduled run (or skip).
+    pub scheduled_for: Option<String>,
+    /// The failed job a retry repeats.
+    pub retry_of: Option<String>,
+    /// 1 for a first run, n for the (n-1)th retry.
+    pub attempt: i64,
+    /// A retry waits until then (its backoff).
+    pub not_before: Option<String>,
+    pub cancel_requested: bool,
+    /// `approved` or `rejected` once an admin decided on a run the guard stopped.
+    pub approval: Option<String>,
+    /// The cursor a run stopped by the guard ended with, stored for the connector if approved.
+    #[serde(skip)]
+    pub pending_cursor: Option<String>,
 }
 
 impl JobRow {
+    /// Whether the job holds no lock any more (it ended, or was skipped).
     pub fn is_done(&self) -> bool {
-        !matches!(self.status.as_str(), "pending" | "running")
+        !matches!(self.status.as_str(), "pending" | "running" | "awaiting_approval")
     }
 }
 
@@ -67,6 +82,12 @@ pub struct NewJob<'a> {
     pub missing_policy: &'a str,
     pub file_name: Option<&'a str>,
     pub total: Option<i64>,
+    /// The due time, for a scheduled run.
+    pub scheduled_for: Option<&'a str>,
+    /// The failed job, for a retry.
+    pub retry_of: Option<&'a str>,
+    pub attempt: i64,
+    pub not_before: Option<&'a str>,
 }
 
 /// Why a job could not be queued: its lock is held.
@@ -81,6 +102,7 @@ pub enum LockHeld {
 /// Filters of the job list.
 #[derive(Debug, Default)]
 pub struct JobFilter<'a> {
+    pub connector_id: Option<&'a str>,
     pub kind: Option<&'a str>,
     pub status: Option<&'a str>,
     /// `requested` at or after (RFC 3339).
@@ -92,7 +114,69 @@ pub struct JobFilter<'a> {
 const JOB_COLUMNS: &str = "id, tenant_id, kind, connector_id, lock_key, trigger, actor_token, actor_name, status, \
      dry_run, full_run, missing_policy, file_name, total, processed, created_count, updated_count, unchanged_count, \
      deactivated_count, deleted_count, maintained_count, not_registered_count, invalid_count, error, lease_owner, \
-     lease_expires, requested, started, finished";
+     lease_expires, requested, started, finished, scheduled_for, retry_of, attempt, not_before, cancel_requested, \
+     approval, pending_cursor";
+
+/// Inserts a `NewJob` with the given status (binds `$1`…`$19`); a clash with the lock or with
+/// the due time's job inserts nothing.
+pub(super) const INSERT_JOB: &str = "INSERT INTO sync_jobs (id, tenant_id, kind, connector_id, lock_key, trigger, actor_token, \
+     actor_name, status, dry_run, full_run, missing_policy, file_name, total, requested, scheduled_for, retry_of, \
+     attempt, not_before, error, finished) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
+     ON CONFLICT DO NOTHING";
+
+/// Binds a `NewJob` to `INSERT_JOB` with its status, error and end time.
+macro_rules! bind_job {
+    ($sql:expr, $job:expr, $status:expr, $error:expr, $finished:expr) => {{
+        let job = $job;
+        sqlx::query($sql)
+            .bind(job.id)
+            .bind(job.tenant_id)
+            .bind(job.kind)
+            .bind(job.connector_id)
+            .bind(job.lock_key)
+            .bind(job.trigger)
+            .bind(job.actor_token)
+            .bind(job.actor_name)
+            .bind($status)
+            .bind(job.dry_run)
+            .bind(job.full_run)
+            .bind(job.missing_policy)
+            .bind(job.file_name)
+            .bind(job.total)
+            .bind(now())
+            .bind(job.scheduled_for)
+            .bind(job.retry_of)
+            .bind(job.attempt)
+            .bind(job.not_before)
+            .bind($error)
+            .bind($finished)
+    }};
+}
+pub(super) use bind_job;
+
+/// What asking a job to stop did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cancelled {
+    /// It had not started: it is `cancelled` now.
+    Now,
+    /// It is running: it stops after its current batch.
+    AfterBatch,
+    /// It had already ended (or waits for approval: reject it instead).
+    NotActive,
+}
+
+/// Who holds a lock a job could not take. The holder may already have finished: the request still
+/// lost the race.
+pub(super) fn lock_held_by(holder: Option<JobRow>) -> LockHeld {
+    match holder {
+        Some(holder) if holder.status == "running" => LockHeld::Running(holder.id),
+        holder => LockHeld::Requested(holder.map(|h| h.id).unwrap_or_default()),
+    }
+}
+
+/// A pending job whose backoff (if any) is over; `$3` is now.
+const READY: &str = "status = 'pending' AND (not_before IS NULL OR not_before <= $3)";
 
 /// When a lease taken now for `lease_seconds` runs out, in the format of `now()`.
 pub fn lease_until(lease_seconds: u64) -> String {
@@ -111,28 +195,20 @@ impl Store {
     /// Queues a job as `pending`, or says who holds its lock. The unique index decides races:
     /// of two requests at once exactly one row goes in.
     pub async fn queue_job(&self, job: &NewJob<'_>) -> StoreResult<Result<JobRow, LockHeld>> {
-        let id = job.id;
-        let sql = self.sql(
-            "INSERT INTO sync_jobs (id, tenant_id, kind, connector_id, lock_key, trigger, actor_token, actor_name, \
-             status, dry_run, full_run, missing_policy, file_name, total, requested) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10, $11, $12, $13, $14)",
-        );
-        let inserted = write!(self, pool => sqlx::query(sql).bind(id).bind(job.tenant_id).bind(job.kind)
-            .bind(job.connector_id).bind(job.lock_key).bind(job.trigger).bind(job.actor_token).bind(job.actor_name)
-            .bind(job.dry_run).bind(job.full_run).bind(job.missing_policy).bind(job.file_name).bind(job.total)
-            .bind(now()).execute(pool).await.map(|_| ()));
-        match inserted {
-            Ok(()) => Ok(Ok(self.job(job.tenant_id, id).await?.ok_or(StoreError::NotFound)?)),
-            Err(e) if e.as_database_error().is_some_and(|d| d.is_unique_violation()) => {
-                let holder = self.lock_holder(job.tenant_id, job.lock_key).await?;
-                Ok(Err(match holder {
-                    Some(holder) if holder.status == "running" => LockHeld::Running(holder.id),
-                    // The holder may already have finished: the request still lost the race.
-                    holder => LockHeld::Requested(holder.map(|h| h.id).unwrap_or_default()),
-                }))
-            }
-            Err(e) => Err(e.into()),
+        let sql = self.sql(INSERT_JOB);
+        let none: Option<&str> = None;
+        let inserted = write!(self, pool => bind_job!(sql, job, "pending", none, none).execute(pool).await.map(|r| r.rows_affected()))?;
+        if inserted == 1 {
+            return Ok(Ok(self.job(job.tenant_id, job.id).await?.ok_or(StoreError::NotFound)?));
         }
+        let holder = self.lock_holder(job.tenant_id, job.lock_key).await?;
+        Ok(Err(lock_held_by(holder)))
+    }
+
+    /// A job by id alone, for the scheduler and the worker (which act for every tenant).
+    pub async fn job_by_id(&self, id: &str) -> StoreResult<Option<JobRow>> {
+        let sql = self.sql(&format!("SELECT {JOB_COLUMNS} FROM sync_jobs WHERE id = $1"));
+        Ok(read!(self, pool => sqlx::query_as(sql).bind(id).fetch_optional(pool).await)?)
     }
 
     pub async fn job(&self, tenant: &str, id: &str) -> StoreResult<Option<JobRow>> {
@@ -151,6 +227,7 @@ impl Store {
         let mut condition = String::from("tenant_id = $1");
         let mut params = vec![tenant.to_owned()];
         for (column, op, value) in [
+            ("connector_id", "=", filter.connector_id),
             ("kind", "=", filter.kind),
             ("status", "=", filter.status),
             ("requested", ">=", filter.since),
@@ -182,16 +259,15 @@ impl Store {
         let pick = match (id, self.dialect()) {
             (Some(_), _) => "$4".to_owned(),
             (None, super::Dialect::Sqlite) => {
-                "(SELECT id FROM sync_jobs WHERE status = 'pending' ORDER BY requested LIMIT 1)".to_owned()
+                format!("(SELECT id FROM sync_jobs WHERE {READY} ORDER BY requested LIMIT 1)")
             }
             (None, super::Dialect::Postgres) => {
-                "(SELECT id FROM sync_jobs WHERE status = 'pending' ORDER BY requested LIMIT 1 FOR UPDATE SKIP LOCKED)"
-                    .to_owned()
+                format!("(SELECT id FROM sync_jobs WHERE {READY} ORDER BY requested LIMIT 1 FOR UPDATE SKIP LOCKED)")
             }
         };
         let sql = self.sql(&format!(
             "UPDATE sync_jobs SET status = 'running', lease_owner = $1, lease_expires = $2, started = $3 \
-             WHERE id = {pick} AND status = 'pending' RETURNING {JOB_COLUMNS}"
+             WHERE id = {pick} AND {READY} RETURNING {JOB_COLUMNS}"
         ));
         let until = lease_until(lease_seconds);
         Ok(write!(self, pool => {
@@ -248,5 +324,58 @@ impl Store {
              WHERE status = 'running' AND lease_expires < $1 RETURNING {JOB_COLUMNS}"
         ));
         Ok(write!(self, pool => sqlx::query_as(sql).bind(now()).fetch_all(pool).await)?)
+    }
+
+    /// Asks a job to stop: a pending one is cancelled at once, a running one after its batch.
+    pub async fn cancel_job(&self, tenant: &str, id: &str) -> StoreResult<Cancelled> {
+        let pending = self.sql(
+            "UPDATE sync_jobs SET status = 'cancelled', finished = $3, error = 'cancelled before it started' \
+             WHERE tenant_id = $1 AND id = $2 AND status = 'pending'",
+        );
+        let running = self.sql(
+            "UPDATE sync_jobs SET cancel_requested = TRUE WHERE tenant_id = $1 AND id = $2 AND status = 'running'",
+        );
+        write!(self, pool => {
+            if sqlx::query(pending).bind(tenant).bind(id).bind(now()).execute(pool).await?.rows_affected() == 1 {
+                return Ok(Cancelled::Now);
+            }
+            let requested = sqlx::query(running).bind(tenant).bind(id).execute(pool).await?.rows_affected();
+            Ok(if requested == 1 { Cancelled::AfterBatch } else { Cancelled::NotActive })
+        })
+    }
+
+    /// Whether someone asked the job to stop.
+    pub async fn cancel_requested(&self, job_id: &str) -> StoreResult<bool> {
+        let sql = self.sql("SELECT cancel_requested FROM sync_jobs WHERE id = $1");
+        let requested: Option<(bool,)> =
+            read!(self, pool => sqlx::query_as(sql).bind(job_id).fetch_optional(pool).await)?;
+        Ok(requested.is_some_and(|(requested,)| requested))
+    }
+
+    /// Ends a running job stopped by the mass-deprovision guard: it keeps the connector's lock
+    /// until an admin decides, with the cursor the run ended with.
+    pub async fn hold_job(&self, job_id: &str, owner: &str, cursor: Option<&str>) -> StoreResult<bool> {
+        let sql = self.sql(
+            "UPDATE sync_jobs SET status = 'awaiting_approval', pending_cursor = $3, finished = $4, lease_owner = NULL, \
+             lease_expires = NULL WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
+        );
+        let updated = write!(self, pool => sqlx::query(sql).bind(job_id).bind(owner).bind(cursor).bind(now())
+            .execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(updated == 1)
+    }
+
+    /// An admin's decision on a job awaiting approval: approved, it is queued again to apply the
+    /// held list; rejected, it ends applying nothing. False if the job was not awaiting approval.
+    pub async fn decide_job(&self, tenant: &str, id: &str, approve: bool) -> StoreResult<bool> {
+        let sql = self.sql(if approve {
+            "UPDATE sync_jobs SET status = 'pending', approval = 'approved', finished = NULL, cancel_requested = FALSE \
+             WHERE tenant_id = $1 AND id = $2 AND status = 'awaiting_approval'"
+        } else {
+            "UPDATE sync_jobs SET status = 'rejected', approval = 'rejected', finished = $3 \
+             WHERE tenant_id = $1 AND id = $2 AND status = 'awaiting_approval'"
+        });
+        let updated = write!(self, pool => sqlx::query(sql).bind(tenant).bind(id).bind(now())
+            .execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(updated == 1)
     }
 }

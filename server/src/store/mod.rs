@@ -13,6 +13,7 @@ mod checkpoint;
 mod connectors;
 mod dialect;
 mod filter_sql;
+mod guard;
 mod insert;
 mod jobs;
 mod keyset;
@@ -20,6 +21,7 @@ mod member_write;
 mod params;
 mod point_read;
 mod resources;
+mod schedules;
 mod secrets;
 mod sync_batch;
 mod sync_groups;
@@ -37,20 +39,21 @@ use crate::config::DatabaseUrl;
 
 pub use audit::{AuditContext, AuditEvent, canonical};
 pub use audit_read::{AuditFilter, AuditRow, ChainCheck, Provenance};
-pub use connectors::{ConnectorRow, ConnectorSettings};
+pub use connectors::{ConnectorRow, ConnectorSettings, RunSettings};
 pub use dialect::Dialect;
 pub use filter_sql::{SortOrder, compile_filter, compile_sort};
 pub use insert::new_id;
-pub use jobs::{JobFilter, JobRow, LockHeld, NewJob, lease_until};
+pub use jobs::{Cancelled, JobFilter, JobRow, LockHeld, NewJob, lease_until};
 pub use keyset::{KeysetPage, KeysetQuery, Position};
 pub use params::Param;
 pub use resources::email_lower;
 pub use resources::{
     ChangeAudit, ListQuery, MemberDelta, MemberRow, ResourceChange, ResourceRow, ResourceWrite, user_name_taken,
 };
+pub use schedules::ScheduledRun;
 pub use sync_batch::{
-    BatchJob, GroupKey, LinkAction, LinkMark, LinkWrite, MissingScope, Outcome, OutcomeRow, PlannedWrite, RecordPlan,
-    SyncUser, UserKey, UserMembership,
+    BatchJob, Candidates, GroupKey, HELD, LinkAction, LinkMark, LinkWrite, MissingScope, Outcome, OutcomeRow,
+    PlannedWrite, RecordPlan, SyncUser, UserKey, UserMembership,
 };
 pub use sync_groups::{GroupKeyColumn, GroupMembership, GroupPlan, LinkBy, LinkedResource, SyncGroup};
 pub use tenants::{NewToken, Role, Tenant, TokenRow, hash_token};

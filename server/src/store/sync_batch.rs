@@ -136,6 +136,49 @@ pub enum MissingScope<'a> {
     Linked { connector_id: &'a str },
 }
 
+impl MissingScope<'_> {
+    /// The SQL condition on users `u` with its parameter at `param`, and the parameter's value.
+    pub(super) fn condition(&self, param: &str) -> (String, &str) {
+        match self {
+            MissingScope::ManagedOrLocal { managing_entity } => {
+                (format!("u.managing_entity IN ('local', {param})"), managing_entity)
+            }
+            MissingScope::Linked { connector_id } => (
+                format!(
+                    "u.id IN (SELECT l.resource_id FROM source_links l WHERE l.tenant_id = u.tenant_id \
+                     AND l.connector_id = {param})"
+                ),
+                connector_id,
+            ),
+        }
+    }
+}
+
+/// Which users of the scope the missing policy applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Candidates {
+    /// Those the run did not see (no outcome in the job).
+    Unseen,
+    /// Those the guard held for approval and nothing has applied yet.
+    Held,
+}
+
+/// The outcome status of a user held by the mass-deprovision guard; it counts in no counter.
+pub const HELD: &str = "AWAITING_APPROVAL";
+
+impl Candidates {
+    /// The SQL condition on users `u` with the job id at `job`.
+    pub(super) fn condition_for(self, job: &str) -> String {
+        let outcome = format!("SELECT 1 FROM sync_outcomes o WHERE o.job_id = {job} AND o.resource_id = u.id");
+        match self {
+            Candidates::Unseen => format!("NOT EXISTS ({outcome})"),
+            Candidates::Held => format!(
+                "EXISTS ({outcome} AND o.status = '{HELD}') AND NOT EXISTS ({outcome} AND o.status <> '{HELD}')"
+            ),
+        }
+    }
+}
+
 /// The write a record needs.
 #[derive(Debug, Clone)]
 pub enum PlannedWrite {
@@ -242,6 +285,7 @@ pub(super) fn counters<'a>(statuses: impl IntoIterator<Item = &'a str>) -> [i64;
             "DELETED" => 4,
             "MAINTAINED" => 5,
             "NOT_REGISTERED" => 6,
+            HELD => continue,
             _ => 7,
         };
         counts[index] += 1;
@@ -415,33 +459,26 @@ impl Store {
         Ok(())
     }
 
-    /// Up to `limit` users in `scope` that the job has no outcome for, after `after_seq`, in seq
-    /// order: the candidates of the missing policy, a page at a time.
-    pub async fn unseen_users(
+    /// Up to `limit` users in `scope` that are `candidates` of the job's missing policy, after
+    /// `after_seq`, in seq order: a page at a time.
+    #[expect(clippy::too_many_arguments, reason = "one query's parameters")]
+    pub async fn missing_users(
         &self,
         tenant: &str,
         job_id: &str,
         scope: &MissingScope<'_>,
+        candidates: Candidates,
         active_only: bool,
         after_seq: i64,
         limit: i64,
     ) -> StoreResult<Vec<SyncUser>> {
-        let scope_sql = match scope {
-            MissingScope::ManagedOrLocal { .. } => "u.managing_entity IN ('local', $4)",
-            MissingScope::Linked { .. } => {
-                "u.id IN (SELECT l.resource_id FROM source_links l WHERE l.tenant_id = $1 AND l.connector_id = $4)"
-            }
-        };
-        let scope_param = match scope {
-            MissingScope::ManagedOrLocal { managing_entity } => *managing_entity,
-            MissingScope::Linked { connector_id } => *connector_id,
-        };
+        let (scope_sql, scope_param) = scope.condition("$4");
         let active = if active_only { " AND u.active IS NOT FALSE" } else { "" };
         let sql = self.sql(&format!(
-            "SELECT {} FROM users u WHERE u.tenant_id = $1 AND u.seq > $3 AND {scope_sql}{active} \
-             AND NOT EXISTS (SELECT 1 FROM sync_outcomes o WHERE o.job_id = $2 AND o.resource_id = u.id) \
+            "SELECT {} FROM users u WHERE u.tenant_id = $1 AND u.seq > $3 AND {scope_sql}{active} AND {} \
              ORDER BY u.seq LIMIT {limit}",
-            self.user_columns()
+            self.user_columns(),
+            candidates.condition_for("$2"),
         ));
         Ok(read!(self, pool => sqlx::query_as(sql).bind(tenant).bind(job_id).bind(after_seq).bind(scope_param)
             .fetch_all(pool).await)?)

@@ -5,12 +5,13 @@ use scimd_connectors::Connector;
 use scimd_connectors::azure::{AzureConfig, AzureSource};
 use scimd_connectors::google::{GoogleConfig, GoogleSource};
 use scimd_connectors::ldap::{LdapConfig, LdapSource};
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use super::csv::Actor;
 use super::{JobError, Jobs, original_file};
 use crate::config::Config;
-use crate::store::{ConnectorRow, JobRow, NewJob};
+use crate::store::{ConnectorRow, JobRow, NewJob, RunSettings};
 
 /// Kinds that can be configured through the admin API and the CLI.
 pub const CONFIGURABLE_KINDS: [&str; 3] = ["ldap", "azure", "google"];
@@ -53,6 +54,77 @@ pub fn check_settings(kind: &str, config: &Value, missing_policy: &str) -> Resul
     }
 }
 
+/// When and how a connector runs, as the admin API and the CLI set it. An absent key keeps the
+/// current value (the default on create); `null` clears an override back to the `sync.*` default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunOptions {
+    /// A cron expression (five fields, or six with seconds first), or null for none.
+    #[serde(default, deserialize_with = "present")]
+    pub schedule: Option<Option<String>>,
+    pub enabled: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    pub retry_attempts: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    pub retry_backoff_seconds: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    pub guard_percent: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    pub guard_count: Option<Option<i64>>,
+}
+
+/// A key that is present, null or not: `Some(None)` for null, so null differs from absent.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Checks run options against the connector's current settings (None on create): the settings to
+/// store, or `CONNECTOR_CONFIG_INVALID` naming the key.
+pub fn run_settings(options: &RunOptions, current: Option<&ConnectorRow>) -> Result<RunSettings, JobError> {
+    let base = current.map_or_else(RunSettings::default, |c| RunSettings {
+        schedule: c.schedule.clone().map(|cron| (cron, c.next_run.clone().unwrap_or_default())),
+        enabled: c.enabled,
+        retry_attempts: c.retry_attempts,
+        retry_backoff_seconds: c.retry_backoff_seconds,
+        guard_percent: c.guard_percent,
+        guard_count: c.guard_count,
+    });
+    let schedule = match &options.schedule {
+        None => base.schedule,
+        Some(None) => None,
+        Some(Some(expr)) => {
+            super::schedule::parse(expr)
+                .map_err(|e| invalid_config(format!("schedule {expr:?} is not a cron expression: {e}")))?;
+            let next = super::schedule::next_after(expr, chrono::Utc::now()).unwrap_or_default();
+            Some((expr.clone(), next))
+        }
+    };
+    let ranged =
+        |key: &str, value: &Option<Option<i64>>, old: Option<i64>, range: std::ops::RangeInclusive<i64>| match value {
+            None => Ok(old),
+            Some(None) => Ok(None),
+            Some(Some(n)) if range.contains(n) => Ok(Some(*n)),
+            Some(Some(n)) => Err(invalid_config(format!(
+                "{key} {n} is out of range; use {} to {} (or null for the default)",
+                range.start(),
+                range.end()
+            ))),
+        };
+    Ok(RunSettings {
+        schedule,
+        enabled: options.enabled.unwrap_or(base.enabled),
+        retry_attempts: ranged("retryAttempts", &options.retry_attempts, base.retry_attempts, 0..=20)?,
+        retry_backoff_seconds: ranged(
+            "retryBackoffSeconds",
+            &options.retry_backoff_seconds,
+            base.retry_backoff_seconds,
+            1..=86_400,
+        )?,
+        guard_percent: ranged("guardPercent", &options.guard_percent, base.guard_percent, 0..=100)?,
+        guard_count: ranged("guardCount", &options.guard_count, base.guard_count, 0..=i64::MAX)?,
+    })
+}
+
 /// A run of a configured connector.
 pub struct RunRequest<'a> {
     pub connector: &'a ConnectorRow,
@@ -66,6 +138,14 @@ pub struct RunRequest<'a> {
 /// its configuration changed). `2714`/`2715` when a run of the connector holds the lock.
 pub async fn queue_run(jobs: &Jobs, request: &RunRequest<'_>) -> Result<JobRow, JobError> {
     let connector = request.connector;
+    if !connector.enabled {
+        return Err(JobError::new(
+            409,
+            0,
+            "CONNECTOR_DISABLED",
+            format!("connector {} is disabled; enable it (\"enabled\": true) to run it", connector.name),
+        ));
+    }
     let id = uuid::Uuid::now_v7().to_string();
     let lock_key = lock_key(&connector.id);
     let job = NewJob {
@@ -82,6 +162,10 @@ pub async fn queue_run(jobs: &Jobs, request: &RunRequest<'_>) -> Result<JobRow, 
         missing_policy: &connector.missing_policy,
         file_name: None,
         total: None,
+        scheduled_for: None,
+        retry_of: None,
+        attempt: 1,
+        not_before: None,
     };
     let queued = jobs.store.queue_job(&job).await.map_err(|e| {
         tracing::error!(error = %e, "connector run could not be queued");

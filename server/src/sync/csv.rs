@@ -114,6 +114,10 @@ async fn queue_stored(jobs: &Jobs, id: &str, request: &CsvRequest<'_>) -> Result
         missing_policy: request.missing,
         file_name: Some(request.file_name),
         total: Some(summary.rows as i64),
+        scheduled_for: None,
+        retry_of: None,
+        attempt: 1,
+        not_before: None,
     };
     match jobs.store.queue_job(&job).await.map_err(system_error)? {
         Ok(job) => {

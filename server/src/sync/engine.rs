@@ -13,8 +13,8 @@ use super::references::{Waiting, completing, later};
 use serde_json::Value;
 
 use crate::store::{
-    AuditContext, BatchJob, GroupPlan, JobRow, LinkBy, MissingScope, Outcome, PlannedWrite, RecordPlan, Store,
-    StoreError, UserKey, email_lower, lease_until,
+    AuditContext, BatchJob, Candidates, GroupPlan, HELD, JobRow, LinkBy, MissingScope, Outcome, PlannedWrite,
+    RecordPlan, Store, StoreError, UserKey, email_lower, lease_until,
 };
 
 /// Records from which a run counts as a bulk load: the planner's statistics are refreshed then,
@@ -30,6 +30,32 @@ pub enum EngineError {
     Source(#[from] scimd_connectors::ConnectorError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// An admin cancelled the job; what was committed stays.
+    #[error("cancelled by an admin; the batches before it stay committed")]
+    Cancelled,
+}
+
+/// How a run ended when nothing failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    Done,
+    /// The guard stopped it before its missing policy: the users it would deactivate or delete
+    /// are its `AWAITING_APPROVAL` outcomes.
+    Held,
+}
+
+/// The mass-deprovision guard: a run whose missing policy would deactivate or delete more than
+/// `percent` % of the connector's users, or more than `count`, waits for an admin.
+#[derive(Debug, Clone, Copy)]
+pub struct Guard {
+    pub percent: i64,
+    pub count: Option<i64>,
+}
+
+impl Guard {
+    pub fn trips(&self, total: i64, affected: i64) -> bool {
+        affected > 0 && (affected * 100 > self.percent * total || self.count.is_some_and(|count| affected > count))
+    }
 }
 
 /// A batch whose write runs while the next batch is planned.
@@ -155,6 +181,8 @@ pub struct Run<'a> {
     pub missing_scope: MissingScope<'a>,
     /// The cursor of the last committed run, for an incremental run (None: a full run).
     pub cursor: Option<&'a str>,
+    /// None: the missing policy applies without asking (dry runs, approved runs, `keep`).
+    pub guard: Option<Guard>,
 }
 
 impl Run<'_> {
@@ -168,7 +196,7 @@ impl Run<'_> {
     /// User records whose references name users not linked yet are completed after the users.
     /// Group records and group deletions are set aside and applied after the users (their members
     /// are users and groups of the same source); then, after a full run, the missing policy.
-    pub async fn execute(&self, source: &mut dyn Connector) -> Result<(), EngineError> {
+    pub async fn execute(&self, source: &mut dyn Connector) -> Result<Ended, EngineError> {
         let mut in_flight = None;
         let mut groups = Vec::new();
         let mut waiting = Waiting::default();
@@ -193,10 +221,46 @@ impl Run<'_> {
             self.store.mark_full_run(&self.job.id).await?;
         }
         if self.job.full_run || fell_back {
-            let seq = self.apply_missing(seq).await?;
+            self.check_cancelled().await?;
+            if self.guard_trips().await? {
+                self.apply_missing(seq, Candidates::Unseen, true).await?;
+                return Ok(Ended::Held);
+            }
+            let seq = self.apply_missing(seq, Candidates::Unseen, false).await?;
             self.apply_missing_groups(seq).await?;
         }
+        Ok(Ended::Done)
+    }
+
+    /// An approved run: the missing policy on the users the guard held, re-checked (those that
+    /// left the scope, were deleted, or for `deactivate` are inactive already are left out), then
+    /// on the groups.
+    pub async fn apply_approved(&self) -> Result<(), EngineError> {
+        let seq = self.store.last_outcome_seq(&self.job.id).await?;
+        let seq = self.apply_missing(seq, Candidates::Held, false).await?;
+        self.apply_missing_groups(seq).await?;
         Ok(())
+    }
+
+    async fn guard_trips(&self) -> Result<bool, EngineError> {
+        let Some(guard) = self.guard.filter(|_| !self.job.dry_run && self.job.missing_policy != "keep") else {
+            return Ok(false);
+        };
+        let active_only = self.job.missing_policy != "delete";
+        let (total, affected) =
+            self.store.missing_share(&self.job.tenant_id, &self.job.id, &self.missing_scope, active_only).await?;
+        let trips = guard.trips(total, affected);
+        if trips {
+            tracing::warn!(job = %self.job.id, total, affected, "mass-deprovision guard: the run waits for approval");
+        }
+        Ok(trips)
+    }
+
+    async fn check_cancelled(&self) -> Result<(), EngineError> {
+        match self.store.cancel_requested(&self.job.id).await? {
+            true => Err(EngineError::Cancelled),
+            false => Ok(()),
+        }
     }
 
     pub(super) async fn write_groups(&self, plans: &[GroupPlan]) -> Result<(), StoreError> {
@@ -217,6 +281,7 @@ impl Run<'_> {
         let mut ended = false;
         let mut refresh_at = BULK_LOAD_RECORDS;
         loop {
+            self.check_cancelled().await?;
             if seq >= refresh_at {
                 self.store.refresh_statistics().await?;
                 refresh_at *= 2;
@@ -465,18 +530,20 @@ impl Run<'_> {
         (plans, taken)
     }
 
-    /// The missing policy: every user in scope that the run did not see, a page at a time.
-    /// Returns the last seq used.
-    async fn apply_missing(&self, mut seq: i64) -> Result<i64, EngineError> {
+    /// The missing policy: every user in scope that is one of `candidates`, a page at a time; or,
+    /// with `hold`, only their `AWAITING_APPROVAL` outcomes (what the policy would do, applied on
+    /// approval). Returns the last seq used.
+    async fn apply_missing(&self, mut seq: i64, candidates: Candidates, hold: bool) -> Result<i64, EngineError> {
         let policy = self.job.missing_policy.as_str();
         let mut after = 0;
         loop {
             let users = self
                 .store
-                .unseen_users(
+                .missing_users(
                     &self.job.tenant_id,
                     &self.job.id,
                     &self.missing_scope,
+                    candidates,
                     policy != "delete",
                     after,
                     self.batch_size as i64,
@@ -488,7 +555,8 @@ impl Run<'_> {
                 .iter()
                 .map(|user| {
                     seq += 1;
-                    plan_missing(&self.writer, policy, seq, user)
+                    let plan = plan_missing(&self.writer, policy, seq, user);
+                    if hold { held(plan) } else { plan }
                 })
                 .collect();
             match self.write(&plans, 0).await {
@@ -500,4 +568,12 @@ impl Run<'_> {
             }
         }
     }
+}
+
+/// A missing-policy plan held for approval: no write, its action in CHANGED_FIELDS.
+fn held(plan: RecordPlan) -> RecordPlan {
+    let mut outcome = plan.outcome;
+    outcome.changed_fields = Some(outcome.status.to_owned());
+    outcome.status = HELD;
+    RecordPlan::only(None, outcome)
 }

@@ -8,6 +8,8 @@ mod groups;
 mod plan;
 mod references;
 pub mod report;
+mod retry;
+pub mod schedule;
 pub mod worker;
 
 use std::path::{Path, PathBuf};
@@ -17,7 +19,7 @@ use scimd_schemas::schema::{Registry, ResourceKind};
 
 use crate::config::Config;
 use crate::store::{AuditContext, ConnectorRow, JobRow, MissingScope, Store};
-use engine::Run;
+use engine::{Ended, EngineError, Guard, Run};
 use plan::Writer;
 use scimd_connectors::Connector;
 
@@ -118,21 +120,58 @@ pub async fn run_claimed_from(
     let result = execute(store, registry, config, &job, owner, source).await;
     renew.abort();
     let (status, error) = match result {
-        Ok(()) => match store.job(&job.tenant_id, &job.id).await {
+        Ok(Execution::Done) => match store.job(&job.tenant_id, &job.id).await {
             Ok(Some(done)) if done.not_registered_count + done.invalid_count > 0 => ("partial", None),
             _ => ("completed", None),
         },
-        Err(message) => {
+        Ok(Execution::Held(cursor)) => {
+            if let Err(e) = store.hold_job(&job.id, owner, cursor.as_deref()).await {
+                tracing::error!(job = %job.id, error = %e, "could not record that the job awaits approval");
+            }
+            ("awaiting_approval", None)
+        }
+        Err(Failure::Cancelled) => ("cancelled", Some(EngineError::Cancelled.to_string())),
+        Err(Failure::Failed(message)) => {
             tracing::error!(job = %job.id, error = %message, "job failed");
             ("failed", Some(message))
         }
     };
-    if let Err(e) = store.finish_job(&job.id, owner, status, error.as_deref()).await {
+    if status != "awaiting_approval"
+        && let Err(e) = store.finish_job(&job.id, owner, status, error.as_deref()).await
+    {
         tracing::error!(job = %job.id, error = %e, "could not record the end of the job");
+    }
+    if status == "failed" {
+        retry::queue_retry(store, config, &job).await;
     }
     match store.job(&job.tenant_id, &job.id).await {
         Ok(Some(done)) => done,
         _ => job,
+    }
+}
+
+/// How executing a job ended, when it did not fail.
+enum Execution {
+    Done,
+    /// Stopped by the guard, with the cursor the run ended with.
+    Held(Option<String>),
+}
+
+enum Failure {
+    Cancelled,
+    Failed(String),
+}
+
+impl<E: ToString> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure::Failed(e.to_string())
+    }
+}
+
+fn engine_failure(e: EngineError) -> Failure {
+    match e {
+        EngineError::Cancelled => Failure::Cancelled,
+        other => Failure::Failed(other.to_string()),
     }
 }
 
@@ -143,16 +182,16 @@ async fn execute(
     job: &JobRow,
     owner: &str,
     source: Option<Box<dyn Connector>>,
-) -> Result<(), String> {
+) -> Result<Execution, Failure> {
     let connector = store
         .connector_by_id(&job.tenant_id, &job.connector_id)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| "the job's connector was deleted".to_owned())?;
+        .await?
+        .ok_or_else(|| Failure::Failed("the job's connector was deleted".to_owned()))?;
     let managing_entity = format!("connector:{}", connector.name);
-    let mut source = match source {
-        Some(source) => source,
-        None => connector::open_source(config, &connector, job)?,
+    let approved = job.approval.as_deref() == Some("approved");
+    let guard = Guard {
+        percent: connector.guard_percent.unwrap_or(i64::from(config.sync.guard_percent)),
+        count: connector.guard_count.or(config.sync.guard_count.map(|n| n as i64)),
     };
     let audit = job_audit(job, &connector);
     let run = Run {
@@ -171,15 +210,29 @@ async fn execute(
         batch_size: config.sync.batch_size.max(1),
         missing_scope: missing_scope(&connector, &managing_entity),
         cursor: if job.full_run { None } else { connector.cursor.as_deref() },
+        guard: (!approved).then_some(guard),
     };
-    run.execute(source.as_mut()).await.map_err(|e| e.to_string())?;
+    let cursor = if approved {
+        run.apply_approved().await.map_err(engine_failure)?;
+        job.pending_cursor.clone()
+    } else {
+        let mut source = match source {
+            Some(source) => source,
+            None => connector::open_source(config, &connector, job)?,
+        };
+        let ended = run.execute(source.as_mut()).await.map_err(engine_failure)?;
+        if ended == Ended::Held {
+            return Ok(Execution::Held(source.next_cursor()));
+        }
+        source.next_cursor()
+    };
     // Only now is everything the cursor covers committed; a failed run keeps the previous one.
     if !job.dry_run
-        && let Some(cursor) = source.next_cursor()
+        && let Some(cursor) = cursor
     {
-        store.set_connector_cursor(&connector.id, Some(&cursor)).await.map_err(|e| e.to_string())?;
+        store.set_connector_cursor(&connector.id, Some(&cursor)).await?;
     }
-    Ok(())
+    Ok(Execution::Done)
 }
 
 /// The audit actor of a job's writes: the token or CLI user that queued it (`system` for a
