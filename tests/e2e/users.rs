@@ -208,6 +208,11 @@ both_databases! {
         // On SQLite concurrent creates share a transaction (store/batch.rs): a conflicting row must
         // fail alone while the others in its batch commit.
         let app = &app;
+        let tenant = app.store.tenant_by_name("acme").await.expect("tenant");
+        let events_before = match app.store.verify_audit(&tenant.id).await.expect("verify") {
+            scimd::store::ChainCheck::Intact { events } => events,
+            broken => panic!("the chain is broken: {broken:?}"),
+        };
         let posts = (0..40).map(|i| {
             let body = json!({"userName": format!("race{}@example.com", i % 10), "displayName": format!("try {i}")});
             async move { app.post("/Users", &body).await }
@@ -224,6 +229,10 @@ both_databases! {
         let mut names: Vec<&str> = listed["Resources"].as_array().expect("Resources").iter().map(|u| u["userName"].as_str().expect("userName")).collect();
         names.sort_unstable();
         assert_eq!(names, (0..10).map(|i| format!("race{i}@example.com")).collect::<Vec<_>>());
+        // The 30 writes undone in their batches moved no audit chain head: the chain holds, with
+        // one event per created user.
+        let check = app.store.verify_audit(&tenant.id).await.expect("verify");
+        assert_eq!(check, scimd::store::ChainCheck::Intact { events: events_before + 10 });
     }
 }
 
