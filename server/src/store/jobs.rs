@@ -90,6 +90,40 @@ pub struct NewJob<'a> {
     pub not_before: Option<&'a str>,
 }
 
+impl<'a> NewJob<'a> {
+    /// A run of connector `connector_id`, started by `trigger`, with no actor, not a dry run, first
+    /// attempt, due at once; callers set what differs.
+    pub fn connector_run(
+        id: &'a str,
+        tenant_id: &'a str,
+        connector_id: &'a str,
+        lock_key: &'a str,
+        trigger: &'a str,
+        missing_policy: &'a str,
+        full_run: bool,
+    ) -> Self {
+        NewJob {
+            id,
+            tenant_id,
+            kind: "connector_sync",
+            connector_id,
+            lock_key,
+            trigger,
+            actor_token: None,
+            actor_name: None,
+            dry_run: false,
+            full_run,
+            missing_policy,
+            file_name: None,
+            total: None,
+            scheduled_for: None,
+            retry_of: None,
+            attempt: 1,
+            not_before: None,
+        }
+    }
+}
+
 /// Why a job could not be queued: its lock is held.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LockHeld {

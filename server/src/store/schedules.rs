@@ -129,23 +129,17 @@ impl OwnedJob {
 
     fn as_new(&self) -> NewJob<'_> {
         NewJob {
-            id: &self.id,
-            tenant_id: &self.tenant_id,
-            kind: "connector_sync",
-            connector_id: &self.connector_id,
-            lock_key: &self.lock_key,
-            trigger: "schedule",
-            actor_token: None,
             actor_name: Some("scheduler"),
-            dry_run: false,
-            full_run: self.full_run,
-            missing_policy: &self.missing_policy,
-            file_name: None,
-            total: None,
             scheduled_for: Some(&self.scheduled_for),
-            retry_of: None,
-            attempt: 1,
-            not_before: None,
+            ..NewJob::connector_run(
+                &self.id,
+                &self.tenant_id,
+                &self.connector_id,
+                &self.lock_key,
+                "schedule",
+                &self.missing_policy,
+                self.full_run,
+            )
         }
     }
 }

@@ -149,23 +149,18 @@ pub async fn queue_run(jobs: &Jobs, request: &RunRequest<'_>) -> Result<JobRow, 
     let id = uuid::Uuid::now_v7().to_string();
     let lock_key = lock_key(&connector.id);
     let job = NewJob {
-        id: &id,
-        tenant_id: &connector.tenant_id,
-        kind: "connector_sync",
-        connector_id: &connector.id,
-        lock_key: &lock_key,
-        trigger: request.actor.trigger,
         actor_token: request.actor.token_id,
         actor_name: request.actor.name,
         dry_run: request.dry_run,
-        full_run: request.full || connector.cursor.is_none(),
-        missing_policy: &connector.missing_policy,
-        file_name: None,
-        total: None,
-        scheduled_for: None,
-        retry_of: None,
-        attempt: 1,
-        not_before: None,
+        ..NewJob::connector_run(
+            &id,
+            &connector.tenant_id,
+            &connector.id,
+            &lock_key,
+            request.actor.trigger,
+            &connector.missing_policy,
+            request.full || connector.cursor.is_none(),
+        )
     };
     let queued = jobs.store.queue_job(&job).await.map_err(|e| {
         tracing::error!(error = %e, "connector run could not be queued");

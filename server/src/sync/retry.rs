@@ -33,23 +33,21 @@ pub async fn queue_retry(store: &Store, config: &Config, failed: &JobRow) {
     let id = uuid::Uuid::now_v7().to_string();
     let lock_key = lock_key(&connector.id);
     let job = NewJob {
-        id: &id,
-        tenant_id: &failed.tenant_id,
-        kind: "connector_sync",
-        connector_id: &connector.id,
-        lock_key: &lock_key,
-        trigger: "retry",
         actor_token: failed.actor_token.as_deref(),
         actor_name: failed.actor_name.as_deref(),
         dry_run: failed.dry_run,
-        full_run: failed.full_run || connector.cursor.is_none(),
-        missing_policy: &connector.missing_policy,
-        file_name: None,
-        total: None,
-        scheduled_for: None,
         retry_of: Some(&failed.id),
         attempt: failed.attempt + 1,
         not_before: Some(&not_before),
+        ..NewJob::connector_run(
+            &id,
+            &failed.tenant_id,
+            &connector.id,
+            &lock_key,
+            "retry",
+            &connector.missing_policy,
+            failed.full_run || connector.cursor.is_none(),
+        )
     };
     match store.queue_job(&job).await {
         Ok(Ok(retry)) => tracing::info!(job = %retry.id, retry_of = %failed.id, not_before, "retry queued"),
