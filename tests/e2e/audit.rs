@@ -101,7 +101,10 @@ both_databases! {
         app.send(stale).await.expect(412);
         assert_eq!(events(&app, &[]).await.len(), before, "failed requests leave no event");
         app.delete(&format!("/Users/{other}")).await.expect(204);
-        assert_eq!(events(&app, &[("action", "user.delete"), ("resourceId", &other)]).await.len(), 1);
+        let deleted = events(&app, &[("action", "user.delete"), ("resourceId", &other)]).await;
+        assert_eq!(deleted.len(), 1);
+        assert_eq!(deleted[0]["changes"]["userName"]["old"], "bob", "a deletion records the old values");
+        assert!(deleted[0]["changes"]["userName"].get("new").is_none());
 
         // /Bulk writes its batched creates with their events.
         let ops: Vec<Value> = (0..3).map(|i| json!({"method": "POST", "path": "/Users", "bulkId": format!("b{i}"), "data": {"userName": format!("bulk{i}")}})).collect();
