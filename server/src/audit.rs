@@ -2,6 +2,8 @@
 //! its old and new value, secrets redacted. Writers compute it from the documents they already
 //! hold; the store appends it in the transaction of the change (`store::audit`).
 
+pub mod export;
+
 use serde_json::{Map, Value, json};
 
 /// What a secret's value becomes in the log.
