@@ -337,11 +337,20 @@ pub fn scimd_binary() -> Arc<std::path::PathBuf> {
     static BINARY: OnceLock<Arc<std::path::PathBuf>> = OnceLock::new();
     BINARY
         .get_or_init(|| {
-            let output = std::process::Command::new(env!("CARGO"))
+            let mut cargo = std::process::Command::new(env!("CARGO"));
+            cargo
                 .args(["build", "-p", "scimd", "--bin", "scimd", "--message-format=json-render-diagnostics"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .output()
-                .expect("cargo runs");
+                .current_dir(env!("CARGO_MANIFEST_DIR"));
+            // Cargo describes the test's own package to it in CARGO_PKG_* and CARGO_MANIFEST_*;
+            // `ring`'s build script reruns when those change, so passed on they rebuilt ring and
+            // everything above it here, and again in the next `cargo test`.
+            for (name, _) in std::env::vars_os() {
+                let name = name.to_string_lossy();
+                if name.starts_with("CARGO_PKG_") || name.starts_with("CARGO_MANIFEST_") {
+                    cargo.env_remove(&*name);
+                }
+            }
+            let output = cargo.output().expect("cargo runs");
             assert!(output.status.success(), "building scimd failed: {}", String::from_utf8_lossy(&output.stderr));
             let path = String::from_utf8_lossy(&output.stdout)
                 .lines()
