@@ -4,45 +4,19 @@
 //! file run again converges.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sqlx::Connection;
 
-use crate::fixture::{Db, TestDb, scimd_binary};
+use crate::fixture::{Db, ScimdProcess, TestDb, scimd_cli};
 
 const ROWS: usize = 20_000;
 const LEASE_SECONDS: &str = "2";
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-fn start(dir: &Path, database: &str) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    let listen = format!("127.0.0.1:{port}");
-    let child = Command::new(&*scimd_binary())
-        .args(["--database", database, "serve", "--listen", &listen])
-        .current_dir(dir)
-        .env("SCIMD_SYNC__LEASE_SECONDS", LEASE_SECONDS)
-        .env("SCIMD_SYNC__BATCH_SIZE", "250")
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve starts");
-    Server { child, base: format!("http://{listen}") }
-}
-
-fn cli(dir: &Path, database: &str, args: &[&str]) -> String {
-    let output = Command::new(&*scimd_binary())
-        .args(["--database", database])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("scimd runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout).lines().last().unwrap_or_default().to_owned()
+fn start(dir: &Path, database: &str) -> ScimdProcess {
+    let env = [("SCIMD_SYNC__LEASE_SECONDS", LEASE_SECONDS), ("SCIMD_SYNC__BATCH_SIZE", "250")];
+    ScimdProcess::start(dir, database, &env, None)
 }
 
 async fn until<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
@@ -56,12 +30,12 @@ async fn until<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
     }
 }
 
-async fn job(client: &reqwest::Client, server: &Server, token: &str, id: &str) -> Option<Value> {
+async fn job(client: &reqwest::Client, server: &ScimdProcess, token: &str, id: &str) -> Option<Value> {
     let reply = client.get(format!("{}/admin/v1/jobs/{id}", server.base)).bearer_auth(token).send().await.ok()?;
     reply.json().await.ok()
 }
 
-async fn upload(client: &reqwest::Client, server: &Server, token: &str, file: &str) -> String {
+async fn upload(client: &reqwest::Client, server: &ScimdProcess, token: &str, file: &str) -> String {
     let reply = until("the server to take the upload", async || {
         let form = reqwest::multipart::Form::new().part(
             "file",
@@ -108,8 +82,8 @@ async fn killed_mid_job_then_rerun(db: Db) {
     let Some(test_db) = TestDb::new(db).await else { return };
     let database = test_db.url.as_str();
     let dir = tempfile::tempdir().expect("temp dir");
-    cli(dir.path(), database, &["tenant", "create", "acme"]);
-    let token = cli(dir.path(), database, &["token", "create", "--tenant", "acme", "--role", "admin"]);
+    scimd_cli(dir.path(), database, &["tenant", "create", "acme"]);
+    let token = scimd_cli(dir.path(), database, &["token", "create", "--tenant", "acme", "--role", "admin"]);
     let mut file = String::from("UserName,Email,UserId,GroupIdList,ActiveStatus\n");
     for n in 0..ROWS {
         file.push_str(&format!("User {n},user{n}@example.com,user{n}@example.com,,ACTIVE\n"));
@@ -153,13 +127,6 @@ async fn killed_mid_job_then_rerun(db: Db) {
     let (users, ..) = stored(db, database, &again).await;
     assert_eq!(users, ROWS as i64, "the rerun converged");
     drop(server);
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[tokio::test]

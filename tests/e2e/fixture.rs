@@ -2,6 +2,8 @@
 //! PostgreSQL database (when SCIMD_TEST_POSTGRES_URL is set), with tenants and tokens made through
 //! the same store code the CLI uses.
 
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Once, OnceLock};
 
 use reqwest::StatusCode;
@@ -337,11 +339,20 @@ pub fn scimd_binary() -> Arc<std::path::PathBuf> {
     static BINARY: OnceLock<Arc<std::path::PathBuf>> = OnceLock::new();
     BINARY
         .get_or_init(|| {
-            let output = std::process::Command::new(env!("CARGO"))
+            let mut cargo = std::process::Command::new(env!("CARGO"));
+            cargo
                 .args(["build", "-p", "scimd", "--bin", "scimd", "--message-format=json-render-diagnostics"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .output()
-                .expect("cargo runs");
+                .current_dir(env!("CARGO_MANIFEST_DIR"));
+            // Cargo describes the test's own package to it in CARGO_PKG_* and CARGO_MANIFEST_*;
+            // `ring`'s build script reruns when those change, so passed on they rebuilt ring and
+            // everything above it here, and again in the next `cargo test`.
+            for (name, _) in std::env::vars_os() {
+                let name = name.to_string_lossy();
+                if name.starts_with("CARGO_PKG_") || name.starts_with("CARGO_MANIFEST_") {
+                    cargo.env_remove(&*name);
+                }
+            }
+            let output = cargo.output().expect("cargo runs");
             assert!(output.status.success(), "building scimd failed: {}", String::from_utf8_lossy(&output.stderr));
             let path = String::from_utf8_lossy(&output.stdout)
                 .lines()
@@ -352,6 +363,61 @@ pub fn scimd_binary() -> Arc<std::path::PathBuf> {
             Arc::new(path)
         })
         .clone()
+}
+
+/// A `scimd serve` process on a free loopback port, killed (SIGKILL) when dropped.
+pub struct ScimdProcess {
+    pub child: std::process::Child,
+    pub base: String,
+}
+
+impl ScimdProcess {
+    /// Starts `scimd serve` in `dir` on `database` with these `SCIMD_*` settings; its log (stderr)
+    /// goes to the file `log`, or nowhere.
+    pub fn start(dir: &Path, database: &str, env: &[(&str, &str)], log: Option<&Path>) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+        let listen = format!("127.0.0.1:{port}");
+        let stderr = log.map_or_else(Stdio::null, |path| std::fs::File::create(path).expect("log file").into());
+        let child = Command::new(&*scimd_binary())
+            .args(["--database", database, "serve", "--listen", &listen])
+            .current_dir(dir)
+            .envs(env.iter().copied())
+            .stderr(stderr)
+            .spawn()
+            .expect("serve starts");
+        ScimdProcess { child, base: format!("http://{listen}") }
+    }
+}
+
+impl Drop for ScimdProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs a `scimd` command in `dir` on `database`; the last line it printed.
+pub fn scimd_cli(dir: &Path, database: &str, args: &[&str]) -> String {
+    let output = Command::new(&*scimd_binary())
+        .args(["--database", database])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("scimd runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).lines().last().unwrap_or_default().to_owned()
+}
+
+/// Polls `probe` until it answers, for at most `seconds`.
+pub async fn until<T>(seconds: u64, what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 /// Declares a test that runs once on SQLite and once on PostgreSQL (skipped without a server).

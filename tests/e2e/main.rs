@@ -21,6 +21,7 @@ mod ldap_sync;
 mod okta;
 mod operations;
 mod paging;
+mod replicas;
 mod schedules;
 mod search;
 mod tenancy;

@@ -2,14 +2,12 @@
 //! reading the in-process fake Microsoft Graph: cron schedules (validated, claimed once per due
 //! time), cancel, retry after a failure, and the mass-deprovision guard.
 
-use std::time::{Duration, Instant};
-
 use reqwest::Method;
 use scimd_fakes::graph::{self, Directory, FakeGraph, Fault};
 use serde_json::{Map, Value, json};
 
 use crate::both_databases;
-use crate::fixture::TestApp;
+use crate::fixture::{TestApp, until};
 
 fn user(n: usize) -> Map<String, Value> {
     json!({"userPrincipalName": format!("user{n}@contoso.example"), "accountEnabled": true, "displayName": format!("User {n}")})
@@ -58,18 +56,6 @@ async fn start_run(app: &TestApp, id: &str, body: Value) -> Value {
 async fn history(app: &TestApp, id: &str) -> Vec<Value> {
     let reply = app.send(app.admin(Method::GET, &format!("/connectors/{id}/runs"))).await.expect(200);
     reply.body["Resources"].as_array().cloned().unwrap_or_default()
-}
-
-/// Polls `probe` until it answers, for at most `seconds`.
-async fn until<T>(seconds: u64, what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// A full run the guard holds; its id.

@@ -2,7 +2,8 @@
 //! connector uses them: client credentials, users and groups delta rounds, group members, with
 //! Microsoft's JSON shapes (`@odata.nextLink`, `@odata.deltaLink`, `@removed`, `members@delta`,
 //! `{"error": {"code", "message"}}`). Tests change the tenant between runs through [`FakeGraph::with`]
-//! and inject faults (429 with `Retry-After`, 5xx, 401 for an expired token, expired delta tokens).
+//! and inject faults (429 with `Retry-After`, 5xx, 401 for an expired token, expired delta tokens)
+//! and latency.
 
 mod delta;
 mod directory;
@@ -10,6 +11,7 @@ mod server;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -51,6 +53,7 @@ impl FakeGraph {
             base: Mutex::new(base_url.clone()),
             tokens: Mutex::new(Tokens { lifetime_seconds: TOKEN_LIFETIME_SECONDS, ..Tokens::default() }),
             faults: Mutex::new(Vec::new()),
+            latency: Mutex::new(Duration::ZERO),
             log: Mutex::new(Vec::new()),
         });
         let app = server::router(shared.clone());
@@ -73,6 +76,11 @@ impl FakeGraph {
 
     pub fn inject(&self, fault: Fault) {
         lock(&self.shared.faults).push(fault);
+    }
+
+    /// Makes every answer wait `latency` first (a slow tenant: long runs that can be caught midway).
+    pub fn set_latency(&self, latency: Duration) {
+        *lock(&self.shared.latency) = latency;
     }
 
     pub fn set_token_lifetime(&self, seconds: u64) {

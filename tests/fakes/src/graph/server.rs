@@ -54,6 +54,8 @@ pub struct Shared {
     pub base: Mutex<String>,
     pub tokens: Mutex<Tokens>,
     pub faults: Mutex<Vec<Fault>>,
+    /// How long every answer waits before it is given (a slow tenant).
+    pub latency: Mutex<Duration>,
     pub log: Mutex<Vec<Logged>>,
 }
 
@@ -97,6 +99,10 @@ async fn faults_and_log(State(shared): State<Arc<Shared>>, request: Request, nex
         faults.retain(|fault| fault.times > 0);
         fault
     };
+    let latency = *lock(&shared.latency);
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let response = match injected {
         Some(fault) => {
             let status = StatusCode::from_u16(fault.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
