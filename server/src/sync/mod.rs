@@ -111,8 +111,12 @@ pub async fn run_claimed_from(
             let period = std::time::Duration::from_secs((lease / 3).max(1));
             loop {
                 tokio::time::sleep(period).await;
-                if !matches!(store.renew_lease(&id, &owner, lease).await, Ok(true)) {
-                    return;
+                match store.renew_lease(&id, &owner, lease).await {
+                    Ok(true) => {}
+                    // The job ended, or another replica took it over after the lease expired.
+                    Ok(false) => return,
+                    // A passing database error: the lease still runs for two more periods.
+                    Err(e) => tracing::warn!(job = %id, error = %e, "could not renew the job's lease; trying again"),
                 }
             }
         })
