@@ -76,6 +76,85 @@ async fn document_and_reference_page_need_no_token() {
     assert!(html.contains("\"operationId\":\"uploadCsvSync\""), "the page carries the document");
 }
 
+/// The values of the page's `src` and `href` attributes. The document inside the page is JSON, whose
+/// quotes are escaped, so each unescaped `src="` is markup.
+fn sources(html: &str) -> Vec<String> {
+    let mut sources = Vec::new();
+    for attribute in ["src=", "href="] {
+        for (at, _) in html.match_indices(attribute) {
+            let rest = &html[at + attribute.len()..];
+            let Some(quote) = rest.chars().next().filter(|c| ['"', '\''].contains(c)) else { continue };
+            let value = rest[1..].split(quote).next().expect("a closing quote");
+            sources.push(value.to_owned());
+        }
+    }
+    sources
+}
+
+#[tokio::test]
+async fn reference_page_loads_only_its_own_script_embedded_in_scimd() {
+    let app = TestApp::start(Db::Sqlite).await.expect("sqlite");
+    let page = app.client.get(format!("{}{PREFIX}/docs", app.base)).send().await.expect("reply");
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.expect("body");
+    let sources = sources(&html);
+    assert!(
+        sources.iter().all(|source| source.starts_with('/') && !source.starts_with("//")),
+        "the page loads something from another origin: {sources:?}"
+    );
+    for external in ["src=\"http", "src='http", "href=\"http", "href='http", "url(http", "@import"] {
+        assert!(!html.contains(external), "{external} in the page");
+    }
+    let scripts: Vec<&String> = sources.iter().filter(|source| source.ends_with(".js")).collect();
+    let [script] = scripts.as_slice() else { panic!("one script, Scalar's: {sources:?}") };
+    assert!(script.starts_with(&format!("{PREFIX}/docs/scalar-")), "{script}");
+
+    let fetch = |accept_encoding: Option<&'static str>| {
+        let request = app.client.get(format!("{}{script}", app.base));
+        let request = match accept_encoding {
+            Some(value) => request.header("accept-encoding", value),
+            None => request,
+        };
+        async move {
+            let reply = request.send().await.expect("reply");
+            assert_eq!(reply.status(), 200, "{accept_encoding:?}");
+            let headers = reply.headers().clone();
+            let header = |name: &str| headers.get(name).map(|v| v.to_str().expect("text").to_owned());
+            let content_type = header("content-type").unwrap_or_default();
+            assert!(content_type.starts_with("application/javascript"), "{content_type}");
+            assert!(header("cache-control").is_some_and(|c| c.contains("immutable")), "{headers:?}");
+            assert!(header("vary").is_some_and(|v| v.eq_ignore_ascii_case("accept-encoding")), "{headers:?}");
+            (header("content-encoding"), reply.bytes().await.expect("body").to_vec())
+        }
+    };
+
+    // Plain to a client that does not ask for gzip (reqwest here asks for nothing by itself).
+    let (encoding, plain) = fetch(None).await;
+    assert_eq!(encoding, None);
+    assert!(plain.len() > 1_000_000, "{} bytes", plain.len());
+    assert!(plain.starts_with(b"(function(){"), "not Scalar's bundle: {:?}", String::from_utf8_lossy(&plain[..200]));
+    let text = std::str::from_utf8(&plain).expect("UTF-8 JavaScript");
+    assert!(text.contains("createApiReference") && text.contains("api-reference"), "not Scalar's standalone bundle");
+    for refused in ["identity", "br, deflate", "gzip;q=0"] {
+        let (encoding, body) = fetch(Some(refused)).await;
+        assert_eq!((encoding, body.len()), (None, plain.len()), "Accept-Encoding: {refused}");
+    }
+
+    // Gzip, the embedded bytes as they are, to a browser.
+    for accepted in ["gzip, deflate, br, zstd", "gzip", "br;q=1, gzip;q=0.5"] {
+        let (encoding, gzip) = fetch(Some(accepted)).await;
+        assert_eq!(encoding.as_deref(), Some("gzip"), "Accept-Encoding: {accepted}");
+        assert!(gzip.starts_with(&[0x1f, 0x8b]) && gzip.len() < plain.len() / 2, "{} bytes", gzip.len());
+        let mut inflated = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gzip.as_slice()), &mut inflated).expect("gzip");
+        assert!(inflated == plain, "the gzip body decompresses to the plain one");
+    }
+
+    // HEAD, as a cache revalidating would send it.
+    let head = app.client.head(format!("{}{script}", app.base)).send().await.expect("reply");
+    assert_eq!(head.status(), 200);
+}
+
 /// The methods the router has for each admin path, found by asking without a token: a method it
 /// has answers 401 (or 200 where no token is needed), one it lacks answers 405.
 async fn routed(app: &TestApp) -> BTreeSet<(String, String)> {

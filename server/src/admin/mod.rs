@@ -2,7 +2,7 @@
 //! log; tenant from the token). Errors use the
 //! `{"code", "name", "message"}` body of DESIGN.md §7 with the documented codes (2700–2715);
 //! `code` 0 marks errors the documentation has no number for. `openapi` describes every route
-//! (`/admin/v1/openapi.json`, `/admin/v1/docs`).
+//! (`/admin/v1/openapi.json`, `/admin/v1/docs` and its script, `/admin/v1/docs/scalar-<version>.js`).
 
 mod audit;
 mod connectors;
@@ -10,6 +10,7 @@ mod csv_sync;
 mod jobs;
 mod openapi;
 mod runs;
+mod scalar;
 mod users;
 
 use axum::Router;
@@ -50,6 +51,7 @@ fn route_table() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/audit/export", get(audit::export)),
         ("/openapi.json", get(openapi::openapi_json)),
         ("/docs", get(openapi::docs)),
+        (scalar::ROUTE, get(scalar::script)),
     ]
 }
 

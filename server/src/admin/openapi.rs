@@ -1,5 +1,6 @@
 //! The OpenAPI 3.1 document of the admin API, served without a token (it is public documentation)
-//! at `GET /admin/v1/openapi.json`, and its Scalar reference page at `GET /admin/v1/docs`.
+//! at `GET /admin/v1/openapi.json`, and its Scalar reference page at `GET /admin/v1/docs` (whose
+//! script scimd serves too: `scalar`).
 //!
 //! Each operation is the `#[utoipa::path]` of its handler. The bodies the handlers build with
 //! `json!` are described here as JSON Schema; the end-to-end tests hold the document to the router
@@ -15,7 +16,7 @@ use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
 
-use super::{audit, connectors, csv_sync, jobs, runs, users};
+use super::{audit, connectors, csv_sync, jobs, runs, scalar, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -55,6 +56,7 @@ use super::{audit, connectors, csv_sync, jobs, runs, users};
         audit::export,
         openapi_json,
         docs,
+        scalar::script,
     ),
     components(schemas(crate::store::JobRow, crate::store::Provenance, connectors::ConnectorBody, connectors::RunBody)),
     modifiers(&Described),
@@ -103,12 +105,14 @@ pub async fn openapi_json() -> Json<&'static Value> {
     operation_id = "getApiReference",
     tag = "documentation",
     summary = "The API reference page",
-    description = "This document rendered by Scalar. Public: no token needed. The page is served from \
-        here with the document inside it; the browser loads Scalar's script from its CDN.",
+    description = "This document rendered by Scalar. Public: no token needed. The page has the document \
+        inside it and loads Scalar's script from this server (`getApiReferenceScript`), nothing from \
+        elsewhere, so it works without internet access.",
     responses((status = 200, description = "The page", content_type = "text/html", body = String)),
 )]
 pub async fn docs() -> Html<&'static str> {
-    static PAGE: LazyLock<String> = LazyLock::new(|| utoipa_scalar::Scalar::new(document().clone()).to_html());
+    static PAGE: LazyLock<String> =
+        LazyLock::new(|| utoipa_scalar::Scalar::new(document().clone()).custom_html(scalar::PAGE).to_html());
     Html(PAGE.as_str())
 }
 
