@@ -2,6 +2,8 @@
 //! its old and new value, secrets redacted. Writers compute it from the documents they already
 //! hold; the store appends it in the transaction of the change (`store::audit`).
 
+pub mod export;
+
 use serde_json::{Map, Value, json};
 
 /// What a secret's value becomes in the log.
@@ -61,6 +63,16 @@ pub fn created(doc: &Value) -> Value {
     diff(&Value::Null, doc)
 }
 
+/// The changes of a deleted resource: each of its attributes, old.
+pub fn deleted(doc: &Value) -> Value {
+    diff(doc, &Value::Null)
+}
+
+/// `deleted` of a stored document's text.
+pub fn deleted_text(doc: &str) -> Value {
+    deleted(&serde_json::from_str(doc).unwrap_or(Value::Null))
+}
+
 /// Adds a password change (never its value) to `changes`.
 pub fn with_password(mut changes: Value, password_set: bool) -> Value {
     if password_set && let Some(map) = changes.as_object_mut() {
@@ -112,6 +124,14 @@ mod tests {
         );
         assert_eq!(with_password(json!({}), true), json!({"password": {"new": REDACTED}}));
         assert_eq!(with_password(json!({}), false), json!({}));
+    }
+
+    #[test]
+    fn a_deletion_records_every_attribute_as_old() {
+        let doc = json!({"id": "1", "userName": "a", "password": "p", "meta": {"version": 3}});
+        let expected = json!({"userName": {"old": "a"}, "password": {"old": REDACTED}});
+        assert_eq!(deleted(&doc), expected);
+        assert_eq!(deleted_text(&doc.to_string()), expected);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The `scimd` command line.
 
+mod audit;
 mod runs;
+mod tokens;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,7 +11,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
-use crate::store::{AuditContext, ChainCheck, Role, Store, StoreError};
+use crate::store::{AuditContext, Store, StoreError};
 use crate::sync::csv::Actor;
 use crate::sync::run_claimed;
 
@@ -18,7 +20,7 @@ use crate::sync::run_claimed;
     name = "scimd",
     version,
     about = "scimd — an identity hub: SCIM 2.0 server, directory sync and audit",
-    after_help = "Examples:\n  scimd serve                                   # SQLite in ./scimd.db on 127.0.0.1:8080\n  scimd --database postgres://scimd@db/scimd serve --listen 0.0.0.0:8080\n  scimd tenant create acme\n  scimd token create --tenant acme --role scim --client entra\n\nSettings come from defaults < scimd.toml < SCIMD_* environment variables < flags."
+    after_help = "Examples:\n  scimd serve                                   # SQLite in ./scimd.db on 127.0.0.1:8080\n  scimd --database postgres://scimd@db/scimd serve --listen 0.0.0.0:8080\n  scimd tenant create acme\n  scimd token create --tenant acme --role scim --client entra\n  scimd token list --tenant acme\n  scimd audit export --tenant acme --format csv --output audit.csv\n\nSettings come from defaults < scimd.toml < SCIMD_* environment variables < flags."
 )]
 pub struct Cli {
     /// Database URL: sqlite://PATH (created if missing) or postgres://USER@HOST:PORT/DB.
@@ -48,9 +50,9 @@ pub enum Command {
     /// Manage tenants.
     #[command(subcommand)]
     Tenant(TenantCommand),
-    /// Manage API tokens.
+    /// Create, list and revoke API tokens.
     #[command(subcommand)]
-    Token(TokenCommand),
+    Token(tokens::TokenCommand),
     /// Register users in bulk from a CSV file (UserName,Email,UserId[,GroupIdList][,ActiveStatus]).
     #[command(
         after_help = "Examples:\n  scimd csv-sync --template > users.csv\n  scimd csv-sync users.csv --tenant acme --missing keep --wait\n  \
@@ -81,26 +83,12 @@ Results: GET /admin/v1/jobs/<id>, /admin/v1/jobs/<id>/result.csv and /errors.csv
     /// Configure directory connectors (LDAP, Active Directory) and run them.
     #[command(subcommand)]
     Connector(ConnectorCommand),
-    /// Check the audit log.
+    /// Check or export the audit log.
     #[command(subcommand)]
-    Audit(AuditCommand),
+    Audit(audit::AuditCommand),
     /// Show, cancel, approve or reject jobs (CSV imports and connector runs).
     #[command(subcommand)]
     Jobs(runs::JobsCommand),
-}
-
-#[derive(Debug, Subcommand)]
-pub enum AuditCommand {
-    /// Walk a tenant's audit log and check its hash chain: every event follows the one before, and
-    /// its hash matches its content. Exits non-zero and names the first broken event otherwise.
-    #[command(after_help = "Examples:\n  scimd audit verify --tenant acme\n  \
-scimd --database postgres://scimd@db/scimd audit verify --tenant acme || alert-security-team\n\n\
-Prints \"N events, chain intact\" when nothing was changed or removed.")]
-    Verify {
-        /// The tenant whose log is checked.
-        #[arg(long)]
-        tenant: String,
-    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -232,27 +220,9 @@ pub enum TenantCommand {
         /// The tenant's unique name.
         name: String,
     },
-    /// List tenants.
+    /// List tenants: name, id, created, and how many live tokens each has.
+    #[command(after_help = "Example:\n  scimd tenant list\n\nTab-separated with a header line.")]
     List,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum TokenCommand {
-    /// Create an API token; it is printed once, alone on the last line, and only its hash is kept.
-    #[command(
-        after_help = "Examples:\n  scimd token create --tenant acme --role scim --client okta\n  scimd token create --tenant acme --role admin\n  TOKEN=$(scimd token create --tenant acme --role scim --client entra | tail -n1)"
-    )]
-    Create {
-        /// The tenant the token acts in.
-        #[arg(long)]
-        tenant: String,
-        /// scim (an identity provider pushing users), admin, or auditor (read-only history).
-        #[arg(long, value_enum)]
-        role: Role,
-        /// For scim tokens: the client's name; what it creates is managed by `scim:<client>`.
-        #[arg(long)]
-        client: Option<String>,
-    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -272,34 +242,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("created tenant {} (id {})", tenant.name, tenant.id);
             Ok(())
         }
-        Command::Tenant(TenantCommand::List) => {
-            let store = open(&config).await?;
-            for tenant in store.list_tenants().await? {
-                println!("{}\t{}\t{}", tenant.name, tenant.id, tenant.created);
-            }
-            Ok(())
-        }
-        Command::Token(TokenCommand::Create { tenant, role, client }) => {
-            if role != Role::Scim && client.is_some() {
-                anyhow::bail!("--client is for scim tokens only");
-            }
-            let store = open(&config).await?;
-            let tenant = match store.tenant_by_name(&tenant).await {
-                Err(StoreError::NotFound) => {
-                    anyhow::bail!("no tenant named {tenant:?}: create it with `scimd tenant create {tenant}`")
-                }
-                other => other?,
-            };
-            let token = store.create_token(&tenant.id, role, client.as_deref(), &cli_actor()).await?;
-            println!(
-                "created {} token {} for tenant {}; store it now, it is not shown again:",
-                role.as_str(),
-                token.id,
-                tenant.name
-            );
-            println!("{}", token.token);
-            Ok(())
-        }
+        Command::Tenant(TenantCommand::List) => tokens::tenant_list(config).await,
+        Command::Token(command) => tokens::token(config, command).await,
         Command::CsvSync { template: true, .. } => {
             print!("{}", scimd_connectors::csv::template());
             Ok(())
@@ -311,19 +255,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             csv_sync(config, file, tenant, missing, dry_run, wait).await
         }
         Command::Connector(command) => connector(config, command).await,
-        Command::Audit(AuditCommand::Verify { tenant }) => {
-            let store = open(&config).await?;
-            let tenant = tenant_named(&store, &tenant).await?;
-            match store.verify_audit(&tenant.id).await? {
-                ChainCheck::Intact { events } => {
-                    println!("{events} events, chain intact");
-                    Ok(())
-                }
-                ChainCheck::Broken { seq, reason } => {
-                    anyhow::bail!("the audit log of tenant {} is broken at event {seq}: {reason}", tenant.name)
-                }
-            }
-        }
+        Command::Audit(command) => audit::audit(config, command).await,
         Command::Jobs(command) => runs::jobs(config, command).await,
     }
 }

@@ -37,7 +37,7 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
     let store = Store::open(&config.database_url)
         .await
         .with_context(|| format!("cannot open database {}", config.database_url.redacted()))?;
-    let tokens = crate::http::token_cache(&config);
+    let tokens = crate::http::TokenCache::new(config.auth.token_cache_seconds);
     let rate_limit = Arc::new(crate::http::RateLimit::new(&config.auth));
     let cursor_key = store.cursor_key().await.context("cannot read or create the cursor key")?;
     let cursors = Arc::new(CursorCodec::new(cursor_key, config.scim.cursor_timeout_seconds));
@@ -60,12 +60,20 @@ pub async fn serve_on(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let store = state.store.clone();
+    let revocations = crate::http::follow_revocations(store.clone(), state.tokens.clone())
+        .await
+        .context("cannot listen for token revocations")?;
     let worker = tokio::spawn(crate::sync::worker::run(state.jobs.clone()));
     let scheduler = tokio::spawn(crate::sync::schedule::run(state.jobs.clone()));
     axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await?;
     // A job still running stops here; its lease expires and the next start marks it interrupted.
     worker.abort();
     scheduler.abort();
+    // The listener holds a pooled connection, which `close` would wait for.
+    if let Some(revocations) = revocations {
+        revocations.abort();
+        let _ = revocations.await;
+    }
     store.close().await;
     Ok(())
 }

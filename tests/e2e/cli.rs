@@ -121,8 +121,17 @@ async fn tenant_token_serve_and_graceful_shutdown() {
 #[test]
 fn every_command_has_help_with_examples() {
     let dir = tempfile::tempdir().expect("temp dir");
-    for args in [&["--help"][..], &["serve", "--help"], &["tenant", "create", "--help"], &["token", "create", "--help"]]
-    {
+    for args in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["tenant", "create", "--help"],
+        &["tenant", "list", "--help"],
+        &["token", "create", "--help"],
+        &["token", "list", "--help"],
+        &["token", "revoke", "--help"],
+        &["audit", "verify", "--help"],
+        &["audit", "export", "--help"],
+    ] {
         let output = scimd(dir.path(), args);
         assert!(output.status.success(), "{args:?}");
         assert!(stdout(&output).contains("Example"), "{args:?}: {}", stdout(&output));
@@ -180,4 +189,80 @@ fn connector_schedule_show_runs_and_jobs_commands() {
     {
         assert!(stdout(&scimd(dir.path(), command)).contains("Example"), "{command:?}");
     }
+}
+
+#[test]
+fn tenant_list_token_list_revoke_and_audit_export_commands() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = |args: &[&str]| {
+        let output = scimd(dir.path(), args);
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        output
+    };
+    let empty = run(&["tenant", "list"]);
+    assert!(stderr(&empty).contains("scimd tenant create"), "{}", stderr(&empty));
+    run(&["tenant", "create", "acme"]);
+    let secret = stdout(&run(&["token", "create", "--tenant", "acme", "--role", "scim", "--client", "entra"]))
+        .lines()
+        .last()
+        .expect("the token")
+        .to_owned();
+    run(&["token", "create", "--tenant", "acme", "--role", "auditor"]);
+    let tenants = stdout(&run(&["tenant", "list"]));
+    let lines: Vec<&str> = tenants.lines().collect();
+    assert_eq!(lines[0], "NAME\tID\tCREATED\tTOKENS");
+    assert!(lines[1].starts_with("acme\t") && lines[1].ends_with("\t2"), "{tenants}");
+
+    let listed = stdout(&run(&["token", "list", "--tenant", "acme"]));
+    let rows: Vec<Vec<&str>> = listed.lines().skip(1).map(|l| l.split('\t').collect()).collect();
+    assert_eq!(
+        rows.iter().map(|r| (r[1], r[2], r[4])).collect::<Vec<_>>(),
+        [("scim", "entra", "-"), ("auditor", "-", "-")]
+    );
+    assert!(!listed.contains(secret.trim_start_matches("scimd_")), "never a secret");
+    let id = rows[0][0].to_owned();
+
+    let revoked = stdout(&run(&["token", "revoke", &id, "--tenant", "acme"]));
+    assert!(revoked.contains(&format!("revoked scim token {id}")), "{revoked}");
+    assert!(
+        revoked.contains("auth.token_cache_seconds") && revoked.contains("DELETE /admin/v1/tokens/"),
+        "SQLite: the delay is said: {revoked}"
+    );
+    let again = stdout(&run(&["token", "revoke", &id, "--tenant", "acme"]));
+    assert!(again.contains("already revoked at"), "{again}");
+    assert_eq!(stdout(&run(&["token", "list", "--tenant", "acme"])).lines().count(), 2, "live tokens only");
+    let all = stdout(&run(&["token", "list", "--tenant", "acme", "--all"]));
+    let revoked_row = all.lines().find(|l| l.starts_with(&id)).expect("listed with --all");
+    assert!(!revoked_row.ends_with("\t-"), "with its revocation time: {revoked_row}");
+    assert_eq!(stdout(&run(&["token", "list", "--tenant", "acme", "--all", "--role", "auditor"])).lines().count(), 2);
+    assert!(stdout(&run(&["tenant", "list"])).lines().nth(1).unwrap().ends_with("\t1"));
+
+    let unknown = scimd(dir.path(), &["token", "revoke", "00000000-0000-7000-8000-000000000000", "--tenant", "acme"]);
+    assert!(!unknown.status.success());
+    assert!(stderr(&unknown).contains("scimd token list --tenant acme --all"), "{}", stderr(&unknown));
+    let nobody = scimd(dir.path(), &["token", "list", "--tenant", "nobody"]);
+    assert!(!nobody.status.success() && stderr(&nobody).contains("scimd tenant create nobody"));
+
+    // tenant.create, two token.create, one token.revoke.
+    let file = dir.path().join("audit.csv");
+    let export = run(&["audit", "export", "--tenant", "acme", "--format", "csv", "--output", file.to_str().unwrap()]);
+    assert!(stderr(&export).contains("wrote 4 events"), "{}", stderr(&export));
+    let csv = std::fs::read_to_string(&file).expect("the export");
+    let actions: Vec<&str> = csv.lines().skip(1).map(|l| l.split(',').nth(6).expect("action")).collect();
+    assert_eq!(actions, ["tenant.create", "token.create", "token.create", "token.revoke"]);
+    assert!(csv.starts_with("seq,time,actor,"));
+    let jsonl =
+        stdout(&run(&["audit", "export", "--tenant", "acme", "--action", "token.revoke", "--resource-type", "Token"]));
+    let events: Vec<serde_json::Value> = jsonl.lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        (&events[0]["resourceId"], &events[0]["actor"], &events[0]["source"]),
+        (&serde_json::json!(id), &serde_json::json!("cli"), &serde_json::json!("cli"))
+    );
+    let none = run(&["audit", "export", "--tenant", "acme", "--since", "2999-01-01T00:00:00Z"]);
+    assert!(stdout(&none).is_empty() && stderr(&none).contains("no events"), "{}", stderr(&none));
+    let bad = scimd(dir.path(), &["audit", "export", "--tenant", "acme", "--until", "yesterday"]);
+    assert!(!bad.status.success() && stderr(&bad).contains("RFC 3339"), "{}", stderr(&bad));
+    let verify = stdout(&run(&["audit", "verify", "--tenant", "acme"]));
+    assert_eq!(verify.trim(), "4 events, chain intact");
 }

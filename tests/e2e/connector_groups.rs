@@ -114,6 +114,8 @@ impl Harness {
         config.sync.batch_size = 2;
         // Runs are driven by hand here; a queued retry would hold the connector's lock.
         config.sync.retry_attempts = 0;
+        // These directories are tiny: one deletion is a third of them (the guard has its own tests).
+        config.sync.guard_percent = 100;
         let store = Store::open(&config.database_url).await.expect("store");
         let registry = Arc::new(scimd::serve::registry(&config).expect("registry"));
         let tenant = store.create_tenant("acme", &crate::fixture::cli()).await.expect("tenant").id;
@@ -225,6 +227,22 @@ async fn groups_members_and_resyncs(db: Db) {
     assert_eq!(job.deleted_count, 1, "{job:?}");
     assert_eq!(h.group_id("g2").await, None);
     assert_eq!(h.members("g1").await, [m("ann", "User"), m("cid", "User")]);
+    // A full run without bob deletes him. Each deletion's audit event keeps what was deleted.
+    let job = h.run(true, vec![user("ann"), user("cid"), group("g1", &["ann", "cid"])], None, "c5").await;
+    assert_eq!(job.deleted_count, 1, "{job:?}");
+    let deleted = |action: &str| {
+        let filter = scimd::store::AuditFilter { action: Some(action.into()), ..Default::default() };
+        let (store, tenant) = (h.store(), h.tenant.clone());
+        async move {
+            let events = store.audit_events(&tenant, &filter, 0, 10).await.unwrap();
+            events.iter().map(|e| serde_json::from_str::<Value>(&e.changes).unwrap()).collect::<Vec<_>>()
+        }
+    };
+    let groups = deleted("sync.group.delete").await;
+    assert_eq!((groups.len(), &groups[0]["displayName"]), (1, &json!({"old": "g2"})), "{groups:?}");
+    let users = deleted("sync.user.delete").await;
+    assert_eq!((users.len(), &users[0]["userName"]), (1, &json!({"old": "bob"})), "{users:?}");
+    assert_eq!(users[0]["emails"]["old"][0]["value"], "bob@example.com");
 }
 
 async fn failed_runs_keep_the_cursor_and_deletions_apply(db: Db) {

@@ -25,4 +25,5 @@ mod paging;
 mod schedules;
 mod search;
 mod tenancy;
+mod tokens;
 mod users;

@@ -8,23 +8,20 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use futures_util::stream;
+use futures_util::{StreamExt, stream};
 use scimd_schemas::schema::ResourceKind;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::IntoParams;
 
 use super::{AdminError, AdminResult, Reader, bad_request};
+use crate::audit::export::{self, Format, event_json};
 use crate::http::AppState;
-use crate::store::{AuditFilter, AuditRow, Store};
+use crate::store::AuditFilter;
 use crate::sync::JobError;
 
 const DEFAULT_COUNT: i64 = 100;
 const MAX_COUNT: i64 = 1000;
-/// Events read per query while an export streams.
-const EXPORT_PAGE: i64 = 1000;
-const CSV_HEADER: &str = "seq,time,actor,actorRole,actorName,jobId,action,resourceType,resourceId,changes,requestId,\
-source,prevHash,hash\r\n";
 
 /// The list's and the export's parameters: the filters, then paging (list) and format (export).
 #[derive(Deserialize, Default, IntoParams)]
@@ -112,25 +109,6 @@ fn seq_of(cursor: &str) -> AdminResult<i64> {
     text.strip_prefix("audit:").and_then(|seq| seq.parse().ok()).ok_or_else(invalid)
 }
 
-pub fn event_json(row: &AuditRow) -> Value {
-    json!({
-        "seq": row.seq,
-        "time": row.event_time,
-        "actor": row.actor,
-        "actorRole": row.actor_role,
-        "actorName": row.actor_name,
-        "jobId": row.job_id,
-        "action": row.action,
-        "resourceType": row.resource_type,
-        "resourceId": row.resource_id,
-        "changes": serde_json::from_str::<Value>(&row.changes).unwrap_or(Value::Null),
-        "requestId": row.request_id,
-        "source": row.source,
-        "prevHash": row.prev_hash,
-        "hash": row.hash,
-    })
-}
-
 /// `GET /admin/v1/audit?since=&until=&actor=&resourceType=&resourceId=&action=&source=&jobId=&count=&cursor=`:
 /// events oldest first; `nextCursor` while more match.
 #[utoipa::path(
@@ -165,40 +143,6 @@ pub async fn list(
         .into_response())
 }
 
-fn csv_rows(rows: &[AuditRow]) -> Vec<u8> {
-    let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
-    for row in rows {
-        let optional = |v: &Option<String>| v.clone().unwrap_or_default();
-        let record = [
-            row.seq.to_string(),
-            row.event_time.clone(),
-            row.actor.clone(),
-            optional(&row.actor_role),
-            optional(&row.actor_name),
-            optional(&row.job_id),
-            row.action.clone(),
-            optional(&row.resource_type),
-            optional(&row.resource_id),
-            row.changes.clone(),
-            optional(&row.request_id),
-            row.source.clone(),
-            row.prev_hash.clone(),
-            row.hash.clone(),
-        ];
-        writer.write_record(&record).expect("writing to memory cannot fail");
-    }
-    writer.into_inner().expect("writing to memory cannot fail")
-}
-
-fn jsonl_rows(rows: &[AuditRow]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for row in rows {
-        out.extend(event_json(row).to_string().into_bytes());
-        out.push(b'\n');
-    }
-    out
-}
-
 /// `GET /admin/v1/audit/export?format=csv|jsonl` with the filters of the list: every matching
 /// event, read a page at a time while the response streams.
 #[utoipa::path(
@@ -225,55 +169,26 @@ pub async fn export(
     Reader(caller): Reader,
     AuditQuery { params, filter }: AuditQuery,
 ) -> AdminResult<Response> {
-    let (content_type, extension, header_line, render): (_, _, &str, Render) =
-        match params.format.as_deref().unwrap_or("jsonl") {
-            "csv" => ("text/csv; charset=utf-8", "csv", CSV_HEADER, csv_rows),
-            "jsonl" => ("application/x-ndjson", "jsonl", "", jsonl_rows),
-            other => {
-                return Err(bad_request(
-                    "INVALID_PARAMETER",
-                    format!("format={other:?} is not an export format; use format=csv or format=jsonl"),
-                ));
-            }
-        };
-    let (store, tenant) = (state.store.clone(), caller.tenant_id.clone());
-    let first = Some(header_line.as_bytes().to_vec()).filter(|h| !h.is_empty()).map(Ok);
-    let pages = stream::unfold(Some(0i64), move |after| {
-        let (store, tenant, filter) = (store.clone(), tenant.clone(), filter.clone());
-        async move { next_page(&store, &tenant, &filter, after?, render).await }
+    let requested = params.format.as_deref().unwrap_or("jsonl");
+    let format = Format::parse(requested).ok_or_else(|| {
+        bad_request(
+            "INVALID_PARAMETER",
+            format!("format={requested:?} is not an export format; use format=csv or format=jsonl"),
+        )
+    })?;
+    let header = stream::iter(Some(format.header().to_vec()).filter(|h| !h.is_empty()).map(Ok));
+    let events = export::pages(state.store.clone(), caller.tenant_id.clone(), filter).map(move |page| {
+        page.map(|rows| format.render(&rows)).map_err(|e| {
+            tracing::error!(error = %e, "audit export cut short");
+            std::io::Error::other(e.to_string())
+        })
     });
-    let body = stream::StreamExt::chain(stream::iter(first), pages);
-    let disposition = format!("attachment; filename=\"audit.{extension}\"");
+    let disposition = format!("attachment; filename=\"audit.{}\"", format.extension());
     Ok((
-        [(header::CONTENT_TYPE, content_type.to_owned()), (header::CONTENT_DISPOSITION, disposition)],
-        Body::from_stream(body),
+        [(header::CONTENT_TYPE, format.content_type().to_owned()), (header::CONTENT_DISPOSITION, disposition)],
+        Body::from_stream(header.chain(events)),
     )
         .into_response())
-}
-
-type Chunk = Result<Vec<u8>, std::io::Error>;
-
-/// Writes a page of events in an export's format.
-type Render = fn(&[AuditRow]) -> Vec<u8>;
-
-async fn next_page(
-    store: &Store,
-    tenant: &str,
-    filter: &AuditFilter,
-    after: i64,
-    render: Render,
-) -> Option<(Chunk, Option<i64>)> {
-    match store.audit_events(tenant, filter, after, EXPORT_PAGE).await {
-        Ok(rows) if rows.is_empty() => None,
-        Ok(rows) => {
-            let next = (rows.len() as i64 == EXPORT_PAGE).then(|| rows.last().map(|r| r.seq)).flatten();
-            Some((Ok(render(&rows)), next))
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "audit export cut short");
-            Some((Err(std::io::Error::other(e.to_string())), None))
-        }
-    }
 }
 
 #[utoipa::path(

@@ -1,5 +1,5 @@
-//! The admin API under `/admin/v1` (admin-role tokens; auditor tokens read jobs and the audit
-//! log; tenant from the token). Errors use the
+//! The admin API under `/admin/v1` (admin-role tokens; auditor tokens read jobs, the audit log
+//! and the token list; tenant from the token). Errors use the
 //! `{"code", "name", "message"}` body of DESIGN.md §7 with the documented codes (2700–2715);
 //! `code` 0 marks errors the documentation has no number for. `openapi` describes every route
 //! (`/admin/v1/openapi.json`, `/admin/v1/docs` and its script, `/admin/v1/docs/scalar-<version>.js`).
@@ -11,6 +11,7 @@ mod jobs;
 mod openapi;
 mod runs;
 mod scalar;
+mod tokens;
 mod users;
 
 use axum::Router;
@@ -49,6 +50,9 @@ fn route_table() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/connectors/{id}/runs/{job}/reject", post(runs::reject)),
         ("/audit", get(audit::list)),
         ("/audit/export", get(audit::export)),
+        ("/tenant", get(tokens::tenant)),
+        ("/tokens", get(tokens::list).post(tokens::create)),
+        ("/tokens/{id}", get(tokens::get).delete(tokens::revoke)),
         ("/openapi.json", get(openapi::openapi_json)),
         ("/docs", get(openapi::docs)),
         (scalar::ROUTE, get(scalar::script)),

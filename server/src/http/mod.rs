@@ -4,6 +4,7 @@
 mod metrics;
 mod ops;
 mod rate_limit;
+mod token_cache;
 
 use std::sync::Arc;
 
@@ -20,9 +21,10 @@ use tracing::Level;
 
 use crate::config::Config;
 use crate::scim;
-use crate::store::{Store, TokenRow};
+use crate::store::Store;
 
 pub use rate_limit::{RateLimit, retry_after_seconds};
+pub use token_cache::{TokenCache, follow_revocations};
 
 /// What every handler shares. Behind one `Arc`: axum clones the state for each request, and one
 /// reference count is cheaper than a dozen (measured: 1.5% of a POST's CPU).
@@ -53,16 +55,6 @@ pub struct Shared {
     pub bulk_slots: Arc<tokio::sync::Semaphore>,
     pub cursors: Arc<scim::CursorCodec>,
     pub jobs: crate::sync::Jobs,
-}
-
-/// Validated tokens by the hash of their secret (never the secret itself).
-pub type TokenCache = moka::sync::Cache<String, TokenRow>;
-
-pub fn token_cache(config: &Config) -> TokenCache {
-    moka::sync::Cache::builder()
-        .max_capacity(10_000)
-        .time_to_live(std::time::Duration::from_secs(config.auth.token_cache_seconds))
-        .build()
 }
 
 /// Set on every request (a new UUID unless the client sent one) and echoed in the response.

@@ -102,13 +102,12 @@ impl FromRequestParts<AppState> for Caller {
         let row = match state.tokens.get(&hash) {
             Some(row) => row,
             None => {
+                let mark = state.tokens.before_read();
                 let row =
                     state.store.token_by_hash(&hash).await?.ok_or_else(|| {
                         unauthorized("unknown or revoked token: create one with `scimd token create`")
                     })?;
-                if state.config.auth.token_cache_seconds > 0 {
-                    state.tokens.insert(hash, row.clone());
-                }
+                state.tokens.insert(hash, row.clone(), mark);
                 row
             }
         };

@@ -54,8 +54,10 @@ pub struct AuditEvent {
     /// `User`, `Group`, `Token`, `Tenant`, `Connector`, `Link`.
     pub resource_type: Option<&'static str>,
     pub resource_id: Option<String>,
-    /// Top-level attributes with their old and new values (`crate::audit::changes`).
-    pub changes: Value,
+    /// Top-level attributes with their old and new values (`crate::audit::diff`), as canonical
+    /// JSON: written when the event is made, by the request or the sync planner, so that the
+    /// single writer only numbers and hashes it.
+    pub changes: String,
 }
 
 impl AuditEvent {
@@ -64,7 +66,7 @@ impl AuditEvent {
             action: action.into(),
             resource_type: Some(resource_type),
             resource_id: Some(resource_id.to_owned()),
-            changes,
+            changes: canonical(&changes),
         }
     }
 }
@@ -135,13 +137,13 @@ impl EventContent<'_> {
     /// canonical JSON of the whole is written directly, keys in sorted order, on the writer's
     /// critical path without parsing anything again.
     fn hash_canonical(&self, prev_hash: &str) -> String {
-        fn text(out: &mut String, value: Option<&str>) {
+        fn text(out: &mut Vec<u8>, value: Option<&str>) {
             match value {
-                Some(value) => out.push_str(&Value::String(value.to_owned()).to_string()),
-                None => out.push_str("null"),
+                Some(value) => write_json(out, value),
+                None => out.extend_from_slice(b"null"),
             }
         }
-        let mut out = String::with_capacity(self.changes.len() + 512);
+        let mut out = Vec::with_capacity(self.changes.len() + 512);
         let fields: [(&str, Option<&str>); 12] = [
             ("action", Some(self.action)),
             ("actor", Some(self.actor)),
@@ -156,22 +158,23 @@ impl EventContent<'_> {
             ("source", Some(self.source)),
             ("tenant", Some(self.tenant)),
         ];
-        out.push('{');
+        out.push(b'{');
         for (key, value) in fields {
-            out.push_str(&format!("\"{key}\":"));
+            write_json(&mut out, key);
+            out.push(b':');
             match key {
-                "changes" => out.push_str(self.changes),
-                "seq" => out.push_str(&self.seq.to_string()),
+                "changes" => out.extend_from_slice(self.changes.as_bytes()),
+                "seq" => write_json(&mut out, &self.seq),
                 _ => text(&mut out, value),
             }
-            out.push(',');
+            out.push(b',');
         }
-        out.push_str("\"time\":");
+        out.extend_from_slice(b"\"time\":");
         text(&mut out, Some(self.time));
-        out.push('}');
+        out.push(b'}');
         let mut digest = Sha256::new();
         digest.update(prev_hash.as_bytes());
-        digest.update(out.as_bytes());
+        digest.update(&out);
         hex::encode(digest.finalize())
     }
 }
@@ -182,7 +185,6 @@ pub(super) fn seal(tenant: &str, ctx: &AuditContext, events: &[AuditEvent], head
     let mut head = head;
     for event in events {
         let seq = head.seq + 1;
-        let changes = canonical(&event.changes);
         let hash = EventContent {
             tenant,
             seq,
@@ -194,7 +196,7 @@ pub(super) fn seal(tenant: &str, ctx: &AuditContext, events: &[AuditEvent], head
             action: &event.action,
             resource_type: event.resource_type,
             resource_id: event.resource_id.as_deref(),
-            changes: &changes,
+            changes: &event.changes,
             request_id: ctx.request_id.as_deref(),
             source: &ctx.source,
         }
@@ -210,7 +212,7 @@ pub(super) fn seal(tenant: &str, ctx: &AuditContext, events: &[AuditEvent], head
             Param::Text(event.action.clone()),
             Param::OptText(event.resource_type.map(str::to_owned)),
             Param::OptText(event.resource_id.clone()),
-            Param::Text(changes),
+            Param::Text(event.changes.clone()),
             Param::OptText(ctx.request_id.clone()),
             Param::Text(ctx.source.clone()),
             Param::Text(head.hash.clone()),
@@ -224,38 +226,43 @@ pub(super) fn seal(tenant: &str, ctx: &AuditContext, events: &[AuditEvent], head
 /// JSON with object keys sorted at every level and no insignificant whitespace: the same value
 /// always gives the same text (serde_json here keeps insertion order).
 pub fn canonical(value: &Value) -> String {
-    let mut out = String::new();
+    let mut out = Vec::new();
     write_canonical(&mut out, value);
-    out
+    String::from_utf8(out).expect("JSON is UTF-8")
 }
 
-fn write_canonical(out: &mut String, value: &Value) {
+/// A string or a number, as serde_json writes it.
+fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    serde_json::to_writer(out, value).expect("writing to memory cannot fail");
+}
+
+fn write_canonical(out: &mut Vec<u8>, value: &Value) {
     match value {
         Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, key) in keys.into_iter().enumerate() {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_unstable_by_key(|(key, _)| *key);
+            out.push(b'{');
+            for (i, (key, value)) in entries.into_iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
-                write_canonical(out, &map[key]);
+                write_json(out, key);
+                out.push(b':');
+                write_canonical(out, value);
             }
-            out.push('}');
+            out.push(b'}');
         }
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_canonical(out, item);
             }
-            out.push(']');
+            out.push(b']');
         }
-        scalar => out.push_str(&scalar.to_string()),
+        scalar => write_json(out, scalar),
     }
 }
 

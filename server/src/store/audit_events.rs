@@ -48,7 +48,7 @@ fn written(kind: &str, write: Option<&PlannedWrite>, status: &str) -> Option<(St
             (format!("sync.{kind}.deactivate"), changes.clone())
         }
         PlannedWrite::Update { changes, .. } => (format!("sync.{kind}.update"), changes.clone()),
-        PlannedWrite::Delete { .. } => (format!("sync.{kind}.delete"), json!({})),
+        PlannedWrite::Delete { changes, .. } => (format!("sync.{kind}.delete"), changes.clone()),
     })
 }
 

@@ -26,6 +26,7 @@ mod secrets;
 mod sync_batch;
 mod sync_groups;
 mod tenants;
+mod tokens;
 mod writer_handle;
 
 use std::str::FromStr;
@@ -57,6 +58,7 @@ pub use sync_batch::{
 };
 pub use sync_groups::{GroupKeyColumn, GroupMembership, GroupPlan, LinkBy, LinkedResource, SyncGroup};
 pub use tenants::{NewToken, Role, Tenant, TokenRow, hash_token};
+pub use tokens::{Revocation, RevocationListener, Revoked, TOKEN_REVOKED_CHANNEL, TokenFilter, TokenInfo};
 
 /// SQLite's page cache per connection, in KiB (negative: a size, not a page count). Each connection
 /// has its own, so the sizes are set per role to keep the sum well under 200 MiB: the writer and the

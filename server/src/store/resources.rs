@@ -486,19 +486,24 @@ impl Store {
             self.sql("DELETE FROM group_members WHERE tenant_id = $1 AND (member_id = $2 OR group_id = $2)");
         let links = self.sql("DELETE FROM source_links WHERE tenant_id = $1 AND resource_id = $2");
         let condition = if if_version.is_some() { " AND version = $3" } else { "" };
-        let row = self.sql(&format!("DELETE FROM {} WHERE tenant_id = $1 AND id = $2{condition}", t.name));
+        let row = self.sql(&format!(
+            "DELETE FROM {} WHERE tenant_id = $1 AND id = $2{condition} RETURNING {}",
+            t.name,
+            self.dialect().doc_text("doc")
+        ));
         let exists = self.sql(&format!("SELECT version FROM {} WHERE tenant_id = $1 AND id = $2", t.name));
         write!(self, pool => {
             let mut tx = pool.begin().await?;
-            let mut query = sqlx::query(row).bind(tenant).bind(id);
+            let mut query = sqlx::query_as::<_, (String,)>(row).bind(tenant).bind(id);
             if let Some(version) = if_version {
                 query = query.bind(version);
             }
-            let deleted = query.execute(&mut *tx).await?.rows_affected();
-            if deleted > 0 {
+            let deleted = query.fetch_optional(&mut *tx).await?;
+            if let Some((doc,)) = &deleted {
                 sqlx::query(memberships).bind(tenant).bind(id).execute(&mut *tx).await?;
                 sqlx::query(links).bind(tenant).bind(id).execute(&mut *tx).await?;
-                let event = AuditEvent::new(format!("{}.delete", t.audit), kind.name(), id, serde_json::json!({}));
+                let changes = crate::audit::deleted_text(doc);
+                let event = AuditEvent::new(format!("{}.delete", t.audit), kind.name(), id, changes);
                 append_audit!(self, tx, tenant, ctx, &[event])?;
             } else if if_version.is_some() {
                 let found: Option<(i64,)> = sqlx::query_as(exists).bind(tenant).bind(id).fetch_optional(&mut *tx).await?;
@@ -507,7 +512,7 @@ impl Store {
                 }
             }
             tx.commit().await?;
-            Ok(deleted > 0)
+            Ok(deleted.is_some())
         })
     }
 

@@ -199,6 +199,8 @@ pub enum PlannedWrite {
     },
     Delete {
         id: String,
+        /// The deleted resource's attributes, old (`crate::audit::deleted`).
+        changes: Value,
     },
 }
 
@@ -544,6 +546,8 @@ impl Store {
         let counts = counters(outcomes.iter().map(|o| o.status));
         let job_sql = self.job_progress_sql();
 
+        // Made before the transaction, so that the writer only numbers and hashes them.
+        let events = if job.dry_run { Vec::new() } else { user_events(plans) };
         write!(self, pool => {
             let mut tx = pool.begin().await?;
             if !job.dry_run {
@@ -572,7 +576,7 @@ impl Store {
                                 return Err(StoreError::VersionMismatch);
                             }
                         }
-                        Some(PlannedWrite::Delete { id }) => {
+                        Some(PlannedWrite::Delete { id, .. }) => {
                             for sql in &delete_sql {
                                 sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(tenant).bind(id).execute(&mut *tx).await?;
                             }
@@ -628,7 +632,7 @@ impl Store {
                     }
                     query.execute(&mut *tx).await.map_err(|e| super::conflict_or(e, |_| "a source key is linked twice".to_owned()))?;
                 }
-                append_audit!(self, tx, tenant, job.audit, &user_events(plans))?;
+                append_audit!(self, tx, tenant, job.audit, &events)?;
             }
             for chunk in outcomes.chunks(CHUNK) {
                 let params = chunk.iter().flat_map(|o| outcome_params(job.job_id, "User", o));

@@ -267,6 +267,7 @@ impl Store {
         let counts = counters(outcomes.iter().map(|o| o.status));
         let processed = outcomes.len() as i64;
 
+        let events = if job.dry_run { Vec::new() } else { group_events(plans) };
         write!(self, pool => {
             let mut tx = pool.begin().await?;
             for plan in plans.iter().filter(|_| !job.dry_run) {
@@ -340,7 +341,7 @@ impl Store {
                 }
             }
             if !job.dry_run {
-                append_audit!(self, tx, tenant, job.audit, &group_events(plans))?;
+                append_audit!(self, tx, tenant, job.audit, &events)?;
             }
             for chunk in outcomes.chunks(CHUNK) {
                 let params = chunk.iter().flat_map(|o| outcome_params(job.job_id, "Group", o));

@@ -166,18 +166,21 @@ fn plan_group(
 
 /// The missing policy for a group the source no longer has: groups cannot be deactivated, so
 /// `deactivate` and `delete` delete it (and its memberships); `keep` keeps it.
-fn plan_gone(policy: &str, seq: i64, group_id: &str, key: Option<&str>) -> GroupPlan {
+fn plan_gone(policy: &str, seq: i64, group: &SyncGroup, key: Option<&str>) -> GroupPlan {
     let (status, write) = match policy {
         "keep" => ("MAINTAINED", None),
-        _ => ("DELETED", Some(PlannedWrite::Delete { id: group_id.to_owned() })),
+        _ => {
+            let changes = crate::audit::deleted_text(&group.doc);
+            ("DELETED", Some(PlannedWrite::Delete { id: group.id.clone(), changes }))
+        }
     };
     GroupPlan {
-        id: Some(group_id.to_owned()),
+        id: Some(group.id.clone()),
         write,
         link: None,
         add: Vec::new(),
         remove: Vec::new(),
-        outcome: Some(outcome(seq, status, Some(group_id), key)),
+        outcome: Some(outcome(seq, status, Some(&group.id), key)),
     }
 }
 
@@ -284,7 +287,7 @@ impl Run<'_> {
                 }
                 SourceItem::Deleted { kind: RecordKind::Group, key } => {
                     if let Some((group, _)) = loaded.by_link.get(key) {
-                        let plan = plan_gone(&self.job.missing_policy, *seq, &group.id, Some(key));
+                        let plan = plan_gone(&self.job.missing_policy, *seq, group, Some(key));
                         let outcome = plan.outcome.clone().expect("a deletion has an outcome");
                         plans.push(FieldPlan { plan, outcome, record: None });
                     }
@@ -446,7 +449,7 @@ impl Run<'_> {
                 .iter()
                 .map(|group| {
                     seq += 1;
-                    plan_gone(&self.job.missing_policy, seq, &group.id, None)
+                    plan_gone(&self.job.missing_policy, seq, group, None)
                 })
                 .collect();
             self.write_groups(&plans).await?;

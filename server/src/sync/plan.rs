@@ -505,7 +505,10 @@ pub fn plan_missing(writer: &Writer<'_>, policy: &str, seq: i64, user: &SyncUser
             };
             ("DEACTIVATED", Some(write), "INACTIVE")
         }
-        "delete" => ("DELETED", Some(PlannedWrite::Delete { id: user.id.clone() }), ""),
+        "delete" => {
+            let write = PlannedWrite::Delete { id: user.id.clone(), changes: crate::audit::deleted(&doc) };
+            ("DELETED", Some(write), "")
+        }
         _ => ("MAINTAINED", None, if user.active == Some(false) { "INACTIVE" } else { "ACTIVE" }),
     };
     RecordPlan::only(
