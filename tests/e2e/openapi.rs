@@ -261,9 +261,9 @@ both_databases! {
 }
 
 /// The ways `value` departs from `schema`, for the subset of JSON Schema the document uses (`$ref`,
-/// `allOf`, `type`, `required`, `properties`, `additionalProperties`, `items`). Strict about keys:
-/// an object key the schema does not name is a departure, so a field added to or removed from a
-/// handler's `json!` body shows here until the document says so too.
+/// `allOf`, `type`, `enum`, `required`, `properties`, `additionalProperties`, `items`). Strict
+/// about keys: an object key the schema does not name is a departure, so a field added to or
+/// removed from a handler's `json!` body shows here until the document says so too.
 fn departures(document: &Value, schema: &Value, value: &Value, at: &str, out: &mut Vec<String>) {
     if let Some(target) = schema["$ref"].as_str() {
         let target = document.pointer(target.trim_start_matches('#')).expect("a resolvable $ref");
@@ -304,6 +304,11 @@ fn departures(document: &Value, schema: &Value, value: &Value, at: &str, out: &m
     if !types.is_empty() && !types.iter().any(|t| is(t)) {
         out.push(format!("{at}: {value} is not {types:?}"));
         return;
+    }
+    if let Some(values) = schema["enum"].as_array()
+        && !values.contains(value)
+    {
+        out.push(format!("{at}: {value} is not one of {values:?}"));
     }
     if let Some(object) = value.as_object() {
         for key in schema["required"].as_array().into_iter().flatten().filter_map(Value::as_str) {
@@ -386,7 +391,63 @@ both_databases! {
         conforms(&document, "get", "/users/{id}/provenance", 200, &provenance);
         conforms(&document, "get", "/groups/{id}/provenance", 200, &get(format!("/groups/{group}/provenance")).await.expect(200).body);
 
+        // Tokens and the tenant: a page with a next one, the created token with its secret, the
+        // token alone, revoked (twice: the same answer), and the tenant.
+        let page = get("/tokens?count=1".into()).await.expect(200).body;
+        assert!(page["nextCursor"].is_string(), "{page}");
+        conforms(&document, "get", "/tokens", 200, &page);
+        let cursor = page["nextCursor"].as_str().expect("cursor");
+        let last = get(format!("/tokens?count=1&cursor={cursor}")).await.expect(200).body;
+        assert!(last["nextCursor"].is_null(), "{last}");
+        conforms(&document, "get", "/tokens", 200, &last);
+        let body = json!({"role": "scim", "client": "okta"});
+        let created = app.send(app.admin(Method::POST, "/tokens").json(&body)).await.expect(201);
+        let token_id = created.body["id"].as_str().expect("id").to_owned();
+        assert!(created.body["token"].as_str().is_some_and(|t| t.starts_with("scimd_")), "{}", created.body);
+        assert_eq!(created.header("location"), Some(format!("/admin/v1/tokens/{token_id}").as_str()));
+        conforms(&document, "post", "/tokens", 201, &created.body);
+        let shown = get(format!("/tokens/{token_id}")).await.expect(200).body;
+        conforms(&document, "get", "/tokens/{id}", 200, &shown);
+        let revoke = || app.send(app.admin(Method::DELETE, &format!("/tokens/{token_id}")));
+        let revoked = revoke().await.expect(200).body;
+        assert!(revoked["revoked"].is_string(), "{revoked}");
+        conforms(&document, "delete", "/tokens/{id}", 200, &revoked);
+        assert_eq!(revoke().await.expect(200).body, revoked);
+        let all = get("/tokens?includeRevoked=true&role=scim".into()).await.expect(200).body;
+        assert!(all["Resources"].as_array().expect("Resources").iter().any(|t| t["id"] == token_id.as_str()), "{all}");
+        conforms(&document, "get", "/tokens", 200, &all);
+        let tenant = get("/tenant".into()).await.expect(200).body;
+        assert_eq!(tenant["name"], "acme");
+        conforms(&document, "get", "/tenant", 200, &tenant);
+        let auditor = app.tenant_token("acme", Role::Auditor, None).await;
+        for path in ["/tokens", "/tenant"] {
+            let url = format!("{}{PREFIX}{path}", app.base);
+            let read = app.send(app.client.get(url).bearer_auth(&auditor)).await.expect(200).body;
+            conforms(&document, "get", path, 200, &read);
+        }
+
         // The error body, with documented codes.
+        let errors = [
+            (Method::GET, format!("/tokens/{}", concrete("{id}")), None, 404, "TOKEN_NOT_FOUND", "/tokens/{id}"),
+            (Method::DELETE, format!("/tokens/{}", concrete("{id}")), None, 404, "TOKEN_NOT_FOUND", "/tokens/{id}"),
+            (Method::GET, "/tokens?role=root".to_owned(), None, 400, "INVALID_PARAMETER", "/tokens"),
+            (Method::GET, "/tokens?cursor=nonsense".to_owned(), None, 400, "INVALID_CURSOR", "/tokens"),
+            (Method::POST, "/tokens".to_owned(), Some(json!({"role": "admin", "client": "x"})), 400, "INVALID_PARAMETER", "/tokens"),
+            (Method::POST, "/tokens".to_owned(), Some(json!({"role": "scim", "secret": "x"})), 400, "INVALID_PARAMETER", "/tokens"),
+        ];
+        for (method, path, body, status, name, documented) in errors {
+            let request = app.admin(method.clone(), &path);
+            let request = match body {
+                Some(body) => request.json(&body),
+                None => request,
+            };
+            let reply = app.send(request).await.expect(status).body;
+            assert_eq!((&reply["code"], &reply["name"]), (&json!(0), &json!(name)), "{method} {path}");
+            let operation = &document["paths"][format!("{PREFIX}{documented}")][method.as_str().to_ascii_lowercase()];
+            let said = operation["responses"][status.to_string()]["description"].as_str().expect("a description");
+            assert!(said.contains(&format!("`{name}`")), "{method} {documented} {status} does not name {name}: {said:?}");
+            conforms(&document, &method.as_str().to_ascii_lowercase(), documented, status, &reply);
+        }
         let bad_id = get("/jobs/not-a-job".into()).await.expect(400).body;
         assert_eq!((&bad_id["code"], &bad_id["name"]), (&json!(2713), &json!("SYNC_JOB_ID_FORMAT_INVALID")));
         conforms(&document, "get", "/jobs/{id}", 400, &bad_id);

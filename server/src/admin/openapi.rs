@@ -16,14 +16,14 @@ use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
 
-use super::{audit, connectors, csv_sync, jobs, runs, scalar, users};
+use super::{audit, connectors, csv_sync, jobs, runs, scalar, tokens, users};
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "scimd admin API",
-        description = "Jobs, CSV syncs, connectors and their runs, user exports, provenance and the \
-            audit log of one tenant: the tenant is the token's. Send `Authorization: Bearer <token>` with \
+        description = "Jobs, CSV syncs, connectors and their runs, user exports, provenance, the \
+            audit log and the API tokens of one tenant: the tenant is the token's. Send `Authorization: Bearer <token>` with \
             an `admin` token, or an `auditor` token where an operation says so. Errors are \
             `{\"code\", \"name\", \"message\"}` with the documented codes (2700–2715); `code` is 0 where \
             the documentation has no number. Beyond `auth.rate_limit_per_second`, requests get 429 with \
@@ -54,11 +54,23 @@ use super::{audit, connectors, csv_sync, jobs, runs, scalar, users};
         runs::reject,
         audit::list,
         audit::export,
+        tokens::tenant,
+        tokens::list,
+        tokens::create,
+        tokens::get,
+        tokens::revoke,
         openapi_json,
         docs,
         scalar::script,
     ),
-    components(schemas(crate::store::JobRow, crate::store::Provenance, connectors::ConnectorBody, connectors::RunBody)),
+    components(schemas(
+        crate::store::JobRow,
+        crate::store::Provenance,
+        crate::store::Role,
+        connectors::ConnectorBody,
+        connectors::RunBody,
+        tokens::CreateBody,
+    )),
     modifiers(&Described),
     tags(
         (name = "jobs", description = "CSV syncs and connector runs: status, progress and their files"),
@@ -68,6 +80,9 @@ use super::{audit, connectors, csv_sync, jobs, runs, scalar, users};
         (name = "users", description = "Export, unlink and provenance of users"),
         (name = "groups", description = "Provenance of groups"),
         (name = "audit", description = "The append-only audit log"),
+        (name = "tenant", description = "The token's own tenant"),
+        (name = "tokens", description = "The tenant's API tokens: admins create and revoke them, auditors \
+            read them"),
         (name = "documentation", description = "This document and its reference page; no token needed"),
     ),
 )]
@@ -328,6 +343,62 @@ fn schemas() -> Vec<(&'static str, Value)> {
                     "id": {"type": "string"},
                     "resourceType": {"type": "string", "description": "User or Group"},
                     "attributes": {"type": "array", "items": {"$ref": "#/components/schemas/Provenance"}}
+                }
+            }),
+        ),
+        (
+            "Token",
+            json!({
+                "type": "object",
+                "description": "An API token of the tenant, never with its secret or hash.",
+                "required": ["id", "role", "client", "created", "revoked", "location"],
+                "properties": {
+                    "id": {"type": "string", "format": "uuid"},
+                    "role": {"$ref": "#/components/schemas/Role"},
+                    "client": {"type": ["string", "null"], "description": "The client a scim token is for, such as okta; null when none"},
+                    "created": {"type": "string", "format": "date-time"},
+                    "revoked": {"type": ["string", "null"], "format": "date-time", "description": "When it was revoked; null while it is live"},
+                    "location": {"type": "string", "description": "/admin/v1/tokens/{id}"}
+                }
+            }),
+        ),
+        (
+            "NewToken",
+            json!({
+                "description": "A token just created, with its secret: shown in this response only.",
+                "allOf": [
+                    {"$ref": "#/components/schemas/Token"},
+                    {
+                        "type": "object",
+                        "required": ["token"],
+                        "properties": {
+                            "token": {"type": "string", "description": "The secret to send as `Authorization: Bearer <token>`: scimd_ and 64 hex digits"}
+                        }
+                    }
+                ]
+            }),
+        ),
+        (
+            "TokenPage",
+            json!({
+                "type": "object",
+                "required": ["itemsPerPage", "nextCursor", "Resources"],
+                "properties": {
+                    "itemsPerPage": {"type": "integer"},
+                    "nextCursor": {"type": ["string", "null"], "description": "Send as cursor for the next page; null on the last"},
+                    "Resources": {"type": "array", "items": {"$ref": "#/components/schemas/Token"}}
+                }
+            }),
+        ),
+        (
+            "Tenant",
+            json!({
+                "type": "object",
+                "required": ["id", "name", "created"],
+                "properties": {
+                    "id": {"type": "string", "format": "uuid"},
+                    "name": {"type": "string"},
+                    "created": {"type": "string", "format": "date-time"}
                 }
             }),
         ),
