@@ -19,6 +19,7 @@ mod google_sync;
 mod groups;
 mod ldap_sync;
 mod okta;
+mod openapi;
 mod operations;
 mod paging;
 mod replicas;

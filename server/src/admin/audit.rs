@@ -9,8 +9,10 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::{StreamExt, stream};
+use scimd_schemas::schema::ResourceKind;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::IntoParams;
 
 use super::{AdminError, AdminResult, Reader, bad_request};
 use crate::audit::export::{self, Format, event_json};
@@ -21,19 +23,34 @@ use crate::sync::JobError;
 const DEFAULT_COUNT: i64 = 100;
 const MAX_COUNT: i64 = 1000;
 
-#[derive(Deserialize, Default)]
+/// The list's and the export's parameters: the filters, then paging (list) and format (export).
+#[derive(Deserialize, Default, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AuditParams {
+    /// Events at or after this RFC 3339 time.
+    #[param(format = DateTime)]
     since: Option<String>,
+    /// Events before this RFC 3339 time.
+    #[param(format = DateTime)]
     until: Option<String>,
+    /// Who acted: a token id, `cli` or `system`.
     actor: Option<String>,
+    /// The kind of resource changed, such as `User` or `Group`.
     resource_type: Option<String>,
     resource_id: Option<String>,
+    /// Such as `user.create`, `user.patch`, `group.delete`.
     action: Option<String>,
+    /// The writer: `scim`, `admin`, `cli`, `csv` or `connector:<name>`.
     source: Option<String>,
+    /// Events written by this job.
     job_id: Option<String>,
+    /// The list only: the `nextCursor` of the previous page.
     cursor: Option<String>,
+    /// The list only: events per page (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     count: Option<i64>,
+    /// The export only: `jsonl` (the default) or `csv`.
     format: Option<String>,
 }
 
@@ -94,6 +111,22 @@ fn seq_of(cursor: &str) -> AdminResult<i64> {
 
 /// `GET /admin/v1/audit?since=&until=&actor=&resourceType=&resourceId=&action=&source=&jobId=&count=&cursor=`:
 /// events oldest first; `nextCursor` while more match.
+#[utoipa::path(
+    get,
+    path = "/admin/v1/audit",
+    operation_id = "listAuditEvents",
+    tag = "audit",
+    summary = "List audit events",
+    description = "The tenant's audit events that match the filters, oldest first, a page at a time: \
+        `nextCursor` is set while more match.",
+    params(AuditParams),
+    responses(
+        (status = 200, description = "A page of events", body = ref("#/components/schemas/AuditPage")),
+        (status = 400, description = "`INVALID_PARAMETER`: an unknown parameter, or a time that is not \
+            RFC 3339; `INVALID_CURSOR`: a cursor this API did not return"),
+    ),
+    security(("bearer" = ["admin", "auditor"])),
+)]
 pub async fn list(
     State(state): State<AppState>,
     Reader(caller): Reader,
@@ -112,6 +145,25 @@ pub async fn list(
 
 /// `GET /admin/v1/audit/export?format=csv|jsonl` with the filters of the list: every matching
 /// event, read a page at a time while the response streams.
+#[utoipa::path(
+    get,
+    path = "/admin/v1/audit/export",
+    operation_id = "exportAuditEvents",
+    tag = "audit",
+    summary = "Export audit events",
+    description = "Every matching event, oldest first, as JSON Lines (one event object a line) or CSV, \
+        streamed.",
+    params(AuditParams),
+    responses(
+        (status = 200, description = "The events, streamed", content(
+            (ref("#/components/schemas/AuditEvent") = "application/x-ndjson"),
+            (String = "text/csv"),
+        )),
+        (status = 400, description = "`INVALID_PARAMETER`: an unknown parameter or format, or a time \
+            that is not RFC 3339"),
+    ),
+    security(("bearer" = ["admin", "auditor"])),
+)]
 pub async fn export(
     State(state): State<AppState>,
     Reader(caller): Reader,
@@ -139,10 +191,46 @@ pub async fn export(
         .into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/users/{id}/provenance",
+    operation_id = "getUserProvenance",
+    tag = "users",
+    summary = "A user's provenance",
+    description = "Per top-level attribute of the user, the source, time and event that last set it.",
+    params(("id" = String, Path, description = "The user id")),
+    responses(
+        (status = 200, description = "The user's provenance", body = ref("#/components/schemas/ProvenanceReport")),
+        (status = 404, description = "`RESOURCE_NOT_FOUND`: no such user in the tenant"),
+    ),
+    security(("bearer" = ["admin", "auditor"])),
+)]
+pub async fn user_provenance(state: State<AppState>, reader: Reader, id: Path<String>) -> AdminResult<Response> {
+    provenance(ResourceKind::User, state, reader, id).await
+}
+
+#[utoipa::path(
+    get,
+    path = "/admin/v1/groups/{id}/provenance",
+    operation_id = "getGroupProvenance",
+    tag = "groups",
+    summary = "A group's provenance",
+    description = "Per top-level attribute of the group, the source, time and event that last set it.",
+    params(("id" = String, Path, description = "The group id")),
+    responses(
+        (status = 200, description = "The group's provenance", body = ref("#/components/schemas/ProvenanceReport")),
+        (status = 404, description = "`RESOURCE_NOT_FOUND`: no such group in the tenant"),
+    ),
+    security(("bearer" = ["admin", "auditor"])),
+)]
+pub async fn group_provenance(state: State<AppState>, reader: Reader, id: Path<String>) -> AdminResult<Response> {
+    provenance(ResourceKind::Group, state, reader, id).await
+}
+
 /// `GET /admin/v1/users/{id}/provenance` (and groups): per top-level attribute, the source, time
 /// and event that last set it.
-pub async fn provenance(
-    kind: scimd_schemas::schema::ResourceKind,
+async fn provenance(
+    kind: ResourceKind,
     State(state): State<AppState>,
     Reader(caller): Reader,
     Path(id): Path<String>,

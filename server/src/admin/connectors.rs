@@ -6,6 +6,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 
 use super::jobs::job_json;
 use super::{Admin, AdminResult, Reader};
@@ -15,24 +16,43 @@ use crate::sync::JobError;
 use crate::sync::connector::{RunOptions, RunRequest, check_settings, lock_key, queue_run, run_settings};
 use crate::sync::csv::Actor;
 
-#[derive(Deserialize)]
+/// A connector's settings. On `PUT`, the kind cannot change, and an absent `missingPolicy` or run
+/// option keeps its current value; `null` puts a run option back to the server's `sync.*` default.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConnectorBody {
+    /// Unique in the tenant.
     name: String,
+    /// `ldap`, `azure` or `google`; required on create.
     kind: Option<String>,
+    /// The kind's settings (see the README's connector sections).
     config: Value,
+    /// What a full run does to the users the source no longer has: `deactivate` (the default on
+    /// create), `keep` or `delete`.
     missing_policy: Option<String>,
     // The run options (`RunOptions`), listed here so that unknown keys are refused by name.
+    /// A cron expression (five fields, or six with seconds first), or null for none.
     #[serde(default, deserialize_with = "some")]
+    #[schema(value_type = Option<String>)]
     schedule: Option<Value>,
+    /// Whether scheduled and manual runs happen.
     enabled: Option<bool>,
+    /// Retries after a failed run, 0 to 20.
     #[serde(default, deserialize_with = "some")]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 20)]
     retry_attempts: Option<Value>,
+    /// The first retry's delay, doubled for each next one, 1 to 86400.
     #[serde(default, deserialize_with = "some")]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 86400)]
     retry_backoff_seconds: Option<Value>,
+    /// The mass-deprovision guard: a run that would deactivate or delete more than this share of
+    /// the connector's users (0 to 100) waits for approval.
     #[serde(default, deserialize_with = "some")]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 100)]
     guard_percent: Option<Value>,
+    /// The guard's count: more than this many users deactivated or deleted waits for approval.
     #[serde(default, deserialize_with = "some")]
+    #[schema(value_type = Option<i64>, minimum = 0)]
     guard_count: Option<Value>,
 }
 
@@ -64,17 +84,23 @@ impl ConnectorBody {
     }
 }
 
-#[derive(Deserialize, Default)]
+/// How to run a connector now.
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RunBody {
+    /// Read everything and apply the missing policy, not only what changed since the last run
+    /// (a connector's first run is always full).
     #[serde(default)]
     full: bool,
+    /// Report what would change, writing nothing.
     #[serde(default)]
     dry_run: bool,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// Only connectors of this kind, such as `ldap`.
     kind: Option<String>,
 }
 
@@ -139,6 +165,24 @@ fn stored(result: Result<ConnectorRow, StoreError>, name: &str) -> AdminResult<C
 
 /// `POST /admin/v1/connectors` with `{name, kind, config, missingPolicy}` and optionally `schedule`,
 /// `enabled`, `retryAttempts`, `retryBackoffSeconds`, `guardPercent`, `guardCount`.
+#[utoipa::path(
+    post,
+    path = "/admin/v1/connectors",
+    operation_id = "createConnector",
+    tag = "connectors",
+    summary = "Create a connector",
+    description = "A source (LDAP, Microsoft Graph, Google Workspace) of the tenant, with its optional \
+        schedule, retries and mass-deprovision guard.",
+    request_body = ConnectorBody,
+    responses(
+        (status = 201, description = "The connector", body = ref("#/components/schemas/Connector"),
+            headers(("Location" = String, description = "`/admin/v1/connectors/{id}`"))),
+        (status = 400, description = "`CONNECTOR_CONFIG_INVALID`: the body, kind, configuration, \
+            missing policy or a run option is not valid; the message names what"),
+        (status = 409, description = "`CONNECTOR_NAME_TAKEN`: a connector of the tenant has this name"),
+    ),
+    security(("bearer" = ["admin"])),
+)]
 pub async fn create(
     State(state): State<AppState>,
     Admin(caller): Admin,
@@ -157,6 +201,19 @@ pub async fn create(
 }
 
 /// `GET /admin/v1/connectors[?kind=ldap]`
+#[utoipa::path(
+    get,
+    path = "/admin/v1/connectors",
+    operation_id = "listConnectors",
+    tag = "connectors",
+    summary = "List connectors",
+    description = "The tenant's connectors (the CSV source included once it has had an upload).",
+    params(ListParams),
+    responses(
+        (status = 200, description = "The connectors", body = ref("#/components/schemas/ConnectorList")),
+    ),
+    security(("bearer" = ["admin", "auditor"])),
+)]
 pub async fn list(
     State(state): State<AppState>,
     Reader(caller): Reader,
@@ -168,6 +225,19 @@ pub async fn list(
 }
 
 /// `GET /admin/v1/connectors/{id}`
+#[utoipa::path(
+    get,
+    path = "/admin/v1/connectors/{id}",
+    operation_id = "getConnector",
+    tag = "connectors",
+    summary = "Get a connector",
+    params(("id" = String, Path, format = Uuid, description = "The connector id")),
+    responses(
+        (status = 200, description = "The connector", body = ref("#/components/schemas/Connector")),
+        (status = 404, description = "`CONNECTOR_NOT_FOUND`: no such connector in the tenant"),
+    ),
+    security(("bearer" = ["admin", "auditor"])),
+)]
 pub async fn get(
     State(state): State<AppState>,
     Reader(caller): Reader,
@@ -179,6 +249,25 @@ pub async fn get(
 
 /// `PUT /admin/v1/connectors/{id}`: a new name and configuration; the kind stays, and so do the
 /// missing policy and run options the body leaves out.
+#[utoipa::path(
+    put,
+    path = "/admin/v1/connectors/{id}",
+    operation_id = "replaceConnector",
+    tag = "connectors",
+    summary = "Replace a connector's settings",
+    description = "A new name and configuration; the kind stays, and so do the missing policy and the \
+        run options the body leaves out.",
+    params(("id" = String, Path, format = Uuid, description = "The connector id")),
+    request_body = ConnectorBody,
+    responses(
+        (status = 200, description = "The connector", body = ref("#/components/schemas/Connector")),
+        (status = 400, description = "`CONNECTOR_CONFIG_INVALID`: the body, configuration, missing policy \
+            or a run option is not valid, or the kind differs"),
+        (status = 404, description = "`CONNECTOR_NOT_FOUND`: no such connector in the tenant"),
+        (status = 409, description = "`CONNECTOR_NAME_TAKEN`: another connector of the tenant has this name"),
+    ),
+    security(("bearer" = ["admin"])),
+)]
 pub async fn replace(
     State(state): State<AppState>,
     Admin(caller): Admin,
@@ -207,6 +296,23 @@ pub async fn replace(
 
 /// `DELETE /admin/v1/connectors/{id}`: with its links and run history; what it managed becomes
 /// local. Refused while a run is queued or running.
+#[utoipa::path(
+    delete,
+    path = "/admin/v1/connectors/{id}",
+    operation_id = "deleteConnector",
+    tag = "connectors",
+    summary = "Delete a connector",
+    description = "The connector goes with its links and run history; the users and groups it managed \
+        become local.",
+    params(("id" = String, Path, format = Uuid, description = "The connector id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "`CONNECTOR_NOT_FOUND`: no such connector in the tenant"),
+        (status = 409, description = "`2715 SYNC_JOB_ALREADY_RUNNING`: a run of the connector is queued or \
+            running; delete it after the run ends"),
+    ),
+    security(("bearer" = ["admin"])),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     Admin(caller): Admin,
@@ -228,6 +334,21 @@ pub async fn delete(
 
 /// `GET /admin/v1/connectors/{id}/runs`: the connector's run history, newest first (skipped
 /// scheduled runs and retries included).
+#[utoipa::path(
+    get,
+    path = "/admin/v1/connectors/{id}/runs",
+    operation_id = "listConnectorRuns",
+    tag = "connectors",
+    summary = "List a connector's runs",
+    description = "The connector's last 100 runs, newest first, skipped scheduled runs and retries \
+        included. `totalResults` counts them all.",
+    params(("id" = String, Path, format = Uuid, description = "The connector id")),
+    responses(
+        (status = 200, description = "The runs", body = ref("#/components/schemas/RunList")),
+        (status = 404, description = "`CONNECTOR_NOT_FOUND`: no such connector in the tenant"),
+    ),
+    security(("bearer" = ["admin", "auditor"])),
+)]
 pub async fn runs(
     State(state): State<AppState>,
     Reader(caller): Reader,
@@ -242,6 +363,29 @@ pub async fn runs(
 
 /// `POST /admin/v1/connectors/{id}/runs` with `{"full": bool, "dryRun": bool}` (both optional):
 /// 202 with the queued job.
+#[utoipa::path(
+    post,
+    path = "/admin/v1/connectors/{id}/runs",
+    operation_id = "runConnector",
+    tag = "connectors",
+    summary = "Run a connector now",
+    description = "Queues a run; the body is optional.",
+    params(("id" = String, Path, format = Uuid, description = "The connector id")),
+    request_body(
+        content = ref("#/components/schemas/RunBody"),
+        content_type = "application/json",
+        description = "Optional; no body runs as `{}` does: incremental and applied",
+    ),
+    responses(
+        (status = 202, description = "The queued run", body = ref("#/components/schemas/Job"),
+            headers(("Location" = String, description = "The run: `/admin/v1/jobs/{id}`"))),
+        (status = 404, description = "`CONNECTOR_NOT_FOUND`: no such connector in the tenant"),
+        (status = 409, description = "`CONNECTOR_DISABLED`: the connector is disabled; \
+            `2714 SYNC_JOB_ALREADY_REQUESTED`: a run of it is queued; \
+            `2715 SYNC_JOB_ALREADY_RUNNING`: a run of it is running"),
+    ),
+    security(("bearer" = ["admin"])),
+)]
 pub async fn run(
     State(state): State<AppState>,
     Admin(caller): Admin,

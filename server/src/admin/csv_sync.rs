@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{Stream, StreamExt};
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
+use utoipa::IntoParams;
 
 use super::jobs::job_json;
 use super::{Admin, AdminResult, bad_request};
@@ -17,11 +18,16 @@ use crate::http::AppState;
 use crate::sync::JobError;
 use crate::sync::csv::{Actor, CsvRequest, check_file_name, check_lock, check_missing_policy, new_upload, queue};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct UploadParams {
+    /// What happens to the users absent from the file: `deactivate` or `keep`.
+    #[param(required = true)]
     missing: Option<String>,
+    /// Check and report what would change, writing nothing (default false).
     dry_run: Option<bool>,
+    /// The file's name (ending in `.csv`) when the body is the raw `text/csv` file.
     filename: Option<String>,
 }
 
@@ -78,6 +84,37 @@ fn bad_upload(e: &dyn std::fmt::Display) -> JobError {
 
 /// `POST /admin/v1/csv-sync?missing=deactivate|keep[&dryRun=true]`, the file as multipart field
 /// `file` or a raw `text/csv` body with `?filename=`. Answers 202 with the queued job.
+#[utoipa::path(
+    post,
+    path = "/admin/v1/csv-sync",
+    operation_id = "uploadCsvSync",
+    tag = "csv-sync",
+    summary = "Upload a CSV sync",
+    description = "The file (columns `UserName,Email,UserId,GroupIdList,ActiveStatus`) is streamed to \
+        disk and checked whole, then queued as a job. A file that cannot be used is refused whole; bad \
+        rows fail alone and are listed in the job's `errors.csv`. One CSV sync runs per tenant at a time.",
+    params(UploadParams),
+    request_body(
+        description = "The CSV file, as the multipart field `file`, or as the raw body with `?filename=`",
+        content(
+            (ref("#/components/schemas/CsvUpload") = "multipart/form-data"),
+            (String = "text/csv"),
+        ),
+    ),
+    responses(
+        (status = 202, description = "The queued job", body = ref("#/components/schemas/Job"),
+            headers(("Location" = String, description = "The job: `/admin/v1/jobs/{id}`"))),
+        (status = 400, description = "`INVALID_PARAMETER`: `missing` is absent or not a policy; \
+            `2700 CSV_FILE_UPLOAD_REQUIRED`: no file, or the upload was cut off; \
+            `2701 CSV_PARSE_ERROR`; `2702 CSV_ENCODING_UNSUPPORTED`; `2703 CSV_HEADER_MISMATCH`; \
+            `2705 CSV_FILE_EMPTY`; `2711 CSV_FILE_INVALID_TYPE`: the name does not end in `.csv`"),
+        (status = 409, description = "`2714 SYNC_JOB_ALREADY_REQUESTED`: another CSV sync of the tenant \
+            is queued; `2715 SYNC_JOB_ALREADY_RUNNING`: one is running"),
+        (status = 413, description = "`2706 CSV_FILE_SIZE_LIMIT_EXCEEDED`: larger than `sync.csv_max_bytes`"),
+        (status = 500, description = "`2708 CSV_FILE_SAVE_FAILED`: the upload could not be stored"),
+    ),
+    security(("bearer" = ["admin"])),
+)]
 pub async fn upload(
     State(state): State<AppState>,
     Admin(caller): Admin,
@@ -142,6 +179,18 @@ pub async fn upload(
 }
 
 /// `GET /admin/v1/csv-sync/template`
+#[utoipa::path(
+    get,
+    path = "/admin/v1/csv-sync/template",
+    operation_id = "getCsvSyncTemplate",
+    tag = "csv-sync",
+    summary = "Download the CSV template",
+    description = "A CSV file with the columns a CSV sync reads.",
+    responses(
+        (status = 200, description = "The template", content_type = "text/csv", body = String),
+    ),
+    security(("bearer" = ["admin"])),
+)]
 pub async fn template(Admin(_): Admin) -> Response {
     let disposition = "attachment; filename=\"users-template.csv\"";
     let body = Body::from(scimd_connectors::csv::template());

@@ -6,20 +6,33 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::IntoParams;
 
 use super::{AdminResult, Reader, bad_request};
 use crate::http::AppState;
 use crate::store::{JobFilter, JobRow};
 use crate::sync::{JobError, original_file, parse_job_id, report};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// `csv_sync` or `connector_sync`.
     kind: Option<String>,
+    /// `pending`, `running`, `completed`, `failed`, `cancelled`, `interrupted`, `awaiting_approval`,
+    /// `rejected` or `skipped`.
     status: Option<String>,
+    /// Jobs requested at or after this RFC 3339 time.
+    #[param(format = DateTime)]
     since: Option<String>,
+    /// Jobs requested before this RFC 3339 time.
+    #[param(format = DateTime)]
     until: Option<String>,
+    /// 1-based index of the first job of the page (default 1).
+    #[param(minimum = 1)]
     start_index: Option<u64>,
+    /// Jobs per page (default 50, at most 500).
+    #[param(maximum = 500)]
     count: Option<u64>,
 }
 
@@ -34,6 +47,20 @@ fn check_time(name: &str, value: Option<&str>) -> AdminResult<()> {
 }
 
 /// `GET /admin/v1/jobs?kind=&status=&since=&until=&startIndex=&count=`, newest first.
+#[utoipa::path(
+    get,
+    path = "/admin/v1/jobs",
+    operation_id = "listJobs",
+    tag = "jobs",
+    summary = "List jobs",
+    description = "The tenant's jobs (CSV syncs and connector runs), newest first.",
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of jobs", body = ref("#/components/schemas/JobList")),
+        (status = 400, description = "`INVALID_PARAMETER`: `since` or `until` is not an RFC 3339 time"),
+    ),
+    security(("bearer" = ["admin", "auditor"])),
+)]
 pub async fn list(
     State(state): State<AppState>,
     Reader(caller): Reader,
@@ -70,6 +97,21 @@ pub(super) async fn load(state: &AppState, tenant: &str, id: &str) -> AdminResul
 }
 
 /// `GET /admin/v1/jobs/{id}`: status, counts and progress.
+#[utoipa::path(
+    get,
+    path = "/admin/v1/jobs/{id}",
+    operation_id = "getJob",
+    tag = "jobs",
+    summary = "Get a job",
+    description = "A job's status, counts and progress.",
+    params(("id" = String, Path, format = Uuid, description = "The job id")),
+    responses(
+        (status = 200, description = "The job", body = ref("#/components/schemas/Job")),
+        (status = 400, description = "`2713 SYNC_JOB_ID_FORMAT_INVALID`: the id is not a UUID"),
+        (status = 404, description = "`2712 SYNC_JOB_NOT_FOUND`: no such job in the tenant"),
+    ),
+    security(("bearer" = ["admin", "auditor"])),
+)]
 pub async fn get(
     State(state): State<AppState>,
     Reader(caller): Reader,
@@ -86,6 +128,22 @@ fn csv_download(name: &str, body: Body) -> Response {
 }
 
 /// `GET /admin/v1/jobs/{id}/original`: the uploaded file as it was sent.
+#[utoipa::path(
+    get,
+    path = "/admin/v1/jobs/{id}/original",
+    operation_id = "getJobOriginal",
+    tag = "jobs",
+    summary = "Download a job's uploaded file",
+    description = "The CSV file of a CSV sync exactly as it was uploaded.",
+    params(("id" = String, Path, format = Uuid, description = "The job id")),
+    responses(
+        (status = 200, description = "The uploaded file", content_type = "text/csv", body = String),
+        (status = 400, description = "`2713 SYNC_JOB_ID_FORMAT_INVALID`: the id is not a UUID"),
+        (status = 404, description = "`2712 SYNC_JOB_NOT_FOUND`: no such job in the tenant; \
+            `2709 CSV_FILE_NOT_FOUND`: the job has no stored file (not an upload, or removed)"),
+    ),
+    security(("bearer" = ["admin", "auditor"])),
+)]
 pub async fn original(
     State(state): State<AppState>,
     Reader(caller): Reader,
@@ -105,6 +163,21 @@ pub async fn original(
 }
 
 /// `GET /admin/v1/jobs/{id}/result.csv`
+#[utoipa::path(
+    get,
+    path = "/admin/v1/jobs/{id}/result.csv",
+    operation_id = "getJobResult",
+    tag = "jobs",
+    summary = "Download a job's result.csv",
+    description = "Every record of the job with its outcome (`CREATED`, `UPDATED` with `CHANGED_FIELDS`, `UNCHANGED`, `DEACTIVATED`, `DELETED`, `MAINTAINED`, `AWAITING_APPROVAL`), with the values it had in the upload.",
+    params(("id" = String, Path, format = Uuid, description = "The job id")),
+    responses(
+        (status = 200, description = "The report, streamed", content_type = "text/csv", body = String),
+        (status = 400, description = "`2713 SYNC_JOB_ID_FORMAT_INVALID`: the id is not a UUID"),
+        (status = 404, description = "`2712 SYNC_JOB_NOT_FOUND`: no such job in the tenant"),
+    ),
+    security(("bearer" = ["admin", "auditor"])),
+)]
 pub async fn result_csv(
     State(state): State<AppState>,
     Reader(caller): Reader,
@@ -115,6 +188,21 @@ pub async fn result_csv(
 }
 
 /// `GET /admin/v1/jobs/{id}/errors.csv`
+#[utoipa::path(
+    get,
+    path = "/admin/v1/jobs/{id}/errors.csv",
+    operation_id = "getJobErrors",
+    tag = "jobs",
+    summary = "Download a job's errors.csv",
+    description = "The records that failed, each with its error codes in the `ERROR` column.",
+    params(("id" = String, Path, format = Uuid, description = "The job id")),
+    responses(
+        (status = 200, description = "The report, streamed", content_type = "text/csv", body = String),
+        (status = 400, description = "`2713 SYNC_JOB_ID_FORMAT_INVALID`: the id is not a UUID"),
+        (status = 404, description = "`2712 SYNC_JOB_NOT_FOUND`: no such job in the tenant"),
+    ),
+    security(("bearer" = ["admin", "auditor"])),
+)]
 pub async fn errors_csv(
     State(state): State<AppState>,
     Reader(caller): Reader,

@@ -1,13 +1,16 @@
 //! The admin API under `/admin/v1` (admin-role tokens; auditor tokens read jobs, the audit log
 //! and the token list; tenant from the token). Errors use the
 //! `{"code", "name", "message"}` body of DESIGN.md §7 with the documented codes (2700–2715);
-//! `code` 0 marks errors the documentation has no number for.
+//! `code` 0 marks errors the documentation has no number for. `openapi` describes every route
+//! (`/admin/v1/openapi.json`, `/admin/v1/docs` and its script, `/admin/v1/docs/scalar-<version>.js`).
 
 mod audit;
 mod connectors;
 mod csv_sync;
 mod jobs;
+mod openapi;
 mod runs;
+mod scalar;
 mod tokens;
 mod users;
 
@@ -23,10 +26,10 @@ use crate::scim::Caller;
 use crate::store::{Role, StoreError};
 use crate::sync::JobError;
 
-/// Every admin route with its handlers. The router is built from this table, and the test that
-/// auditors cannot write walks its paths (`route_paths`), so a new route is covered there too.
+/// Every admin route with its handlers. The router is built from this table, and the tests walk
+/// its paths (`route_paths`): auditors cannot write on any, and each is in the OpenAPI document
+/// with exactly the methods the router has, so a new route is covered there too.
 fn route_table() -> Vec<(&'static str, MethodRouter<AppState>)> {
-    use scimd_schemas::schema::ResourceKind::{Group, User};
     vec![
         ("/jobs", get(jobs::list)),
         ("/jobs/{id}", get(jobs::get)),
@@ -38,8 +41,8 @@ fn route_table() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/csv-sync/template", get(csv_sync::template)),
         ("/users/export.csv", get(users::export_csv)),
         ("/users/{id}/links/{connector}", delete(users::unlink)),
-        ("/users/{id}/provenance", get(|s, r, p| audit::provenance(User, s, r, p))),
-        ("/groups/{id}/provenance", get(|s, r, p| audit::provenance(Group, s, r, p))),
+        ("/users/{id}/provenance", get(audit::user_provenance)),
+        ("/groups/{id}/provenance", get(audit::group_provenance)),
         ("/connectors", get(connectors::list).post(connectors::create)),
         ("/connectors/{id}", get(connectors::get).put(connectors::replace).delete(connectors::delete)),
         ("/connectors/{id}/runs", get(connectors::runs).post(connectors::run)),
@@ -50,6 +53,9 @@ fn route_table() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/tenant", get(tokens::tenant)),
         ("/tokens", get(tokens::list).post(tokens::create)),
         ("/tokens/{id}", get(tokens::get).delete(tokens::revoke)),
+        ("/openapi.json", get(openapi::openapi_json)),
+        ("/docs", get(openapi::docs)),
+        (scalar::ROUTE, get(scalar::script)),
     ]
 }
 

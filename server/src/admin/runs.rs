@@ -18,6 +18,25 @@ fn not_active(job: &JobRow, what: &str) -> JobError {
 
 /// `POST /admin/v1/jobs/{id}/cancel`: a queued job is cancelled at once (200); a running one stops
 /// after its current batch, which stays committed (202; its status becomes `cancelled`).
+#[utoipa::path(
+    post,
+    path = "/admin/v1/jobs/{id}/cancel",
+    operation_id = "cancelJob",
+    tag = "jobs",
+    summary = "Cancel a job",
+    description = "A pending job is cancelled at once; a running one stops after its current batch, \
+        which stays committed, and then becomes `cancelled`.",
+    params(("id" = String, Path, format = Uuid, description = "The job id")),
+    responses(
+        (status = 200, description = "Cancelled at once", body = ref("#/components/schemas/Job")),
+        (status = 202, description = "Stops after the current batch", body = ref("#/components/schemas/Job")),
+        (status = 400, description = "`2713 SYNC_JOB_ID_FORMAT_INVALID`: the id is not a UUID"),
+        (status = 404, description = "`2712 SYNC_JOB_NOT_FOUND`: no such job in the tenant"),
+        (status = 409, description = "`SYNC_JOB_NOT_ACTIVE`: the job is neither pending nor running \
+            (reject a run that awaits approval)"),
+    ),
+    security(("bearer" = ["admin"])),
+)]
 pub async fn cancel(
     State(state): State<AppState>,
     Admin(caller): Admin,
@@ -38,6 +57,27 @@ pub async fn cancel(
 
 /// `POST /admin/v1/connectors/{id}/runs/{jobId}/approve`: the held users are deactivated or
 /// deleted (each re-checked first) by the worker; 202 with the job, queued again.
+#[utoipa::path(
+    post,
+    path = "/admin/v1/connectors/{id}/runs/{job}/approve",
+    operation_id = "approveRun",
+    tag = "connectors",
+    summary = "Approve a held run",
+    description = "A run the mass-deprovision guard stopped (`awaiting_approval`) is queued again: the \
+        worker deactivates or deletes the held users, each re-checked first. The held users are the \
+        run's `AWAITING_APPROVAL` rows in its `result.csv`.",
+    params(
+        ("id" = String, Path, format = Uuid, description = "The connector id"),
+        ("job" = String, Path, format = Uuid, description = "The id of the run (a job)"),
+    ),
+    responses(
+        (status = 202, description = "The run, queued again", body = ref("#/components/schemas/Job")),
+        (status = 400, description = "`2713 SYNC_JOB_ID_FORMAT_INVALID`: the run id is not a UUID"),
+        (status = 404, description = "`2712 SYNC_JOB_NOT_FOUND`: no such run of this connector in the tenant"),
+        (status = 409, description = "`SYNC_JOB_NOT_ACTIVE`: the run is not awaiting approval"),
+    ),
+    security(("bearer" = ["admin"])),
+)]
 pub async fn approve(
     State(state): State<AppState>,
     Admin(caller): Admin,
@@ -47,6 +87,26 @@ pub async fn approve(
 }
 
 /// `POST /admin/v1/connectors/{id}/runs/{jobId}/reject`: the run ends `rejected`, applying nothing.
+#[utoipa::path(
+    post,
+    path = "/admin/v1/connectors/{id}/runs/{job}/reject",
+    operation_id = "rejectRun",
+    tag = "connectors",
+    summary = "Reject a held run",
+    description = "A run the mass-deprovision guard stopped ends `rejected`; none of its held changes \
+        are applied.",
+    params(
+        ("id" = String, Path, format = Uuid, description = "The connector id"),
+        ("job" = String, Path, format = Uuid, description = "The id of the run (a job)"),
+    ),
+    responses(
+        (status = 200, description = "The run, rejected", body = ref("#/components/schemas/Job")),
+        (status = 400, description = "`2713 SYNC_JOB_ID_FORMAT_INVALID`: the run id is not a UUID"),
+        (status = 404, description = "`2712 SYNC_JOB_NOT_FOUND`: no such run of this connector in the tenant"),
+        (status = 409, description = "`SYNC_JOB_NOT_ACTIVE`: the run is not awaiting approval"),
+    ),
+    security(("bearer" = ["admin"])),
+)]
 pub async fn reject(
     State(state): State<AppState>,
     Admin(caller): Admin,

@@ -10,6 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 
 use super::{Admin, AdminError, AdminResult, Reader, bad_request};
 use crate::http::AppState;
@@ -19,20 +20,33 @@ use crate::sync::JobError;
 const DEFAULT_COUNT: i64 = 100;
 const MAX_COUNT: i64 = 1000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// Only tokens of this role.
+    #[param(value_type = Option<Role>)]
     role: Option<String>,
+    /// Revoked tokens too, not only live ones.
     #[serde(default)]
+    #[param(default = false)]
     include_revoked: bool,
+    /// Tokens per page (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     count: Option<i64>,
+    /// The `nextCursor` of the previous page.
     cursor: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// A new token.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = TokenBody)]
 pub struct CreateBody {
+    #[schema(value_type = Role)]
     role: String,
+    /// For scim tokens only: the client's name, such as `okta`; what the token creates is managed
+    /// by `scim:<client>`. Blank is as absent.
     client: Option<String>,
 }
 
@@ -91,6 +105,23 @@ impl FromRequestParts<AppState> for TokenQuery {
 
 /// `GET /admin/v1/tokens?role=&includeRevoked=&count=&cursor=`: the tenant's tokens, oldest
 /// first, live ones unless `includeRevoked=true`; `nextCursor` while more match.
+#[utoipa::path(
+    get,
+    path = "/admin/v1/tokens",
+    operation_id = "listTokens",
+    tag = "tokens",
+    summary = "List tokens",
+    description = "The tenant's API tokens, oldest first, live ones unless `includeRevoked=true`, a page \
+        at a time: `nextCursor` is set while more match. Never their secrets.",
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of tokens", body = ref("#/components/schemas/TokenPage")),
+        (status = 400, description = "`INVALID_PARAMETER`: an unknown parameter, a role that is not \
+            `scim`, `admin` or `auditor`, or a value of the wrong type; `INVALID_CURSOR`: a cursor this \
+            API did not return"),
+    ),
+    security(("bearer" = ["admin", "auditor"])),
+)]
 pub async fn list(
     State(state): State<AppState>,
     Reader(caller): Reader,
@@ -110,6 +141,21 @@ pub async fn list(
 }
 
 /// `GET /admin/v1/tokens/{id}`
+#[utoipa::path(
+    get,
+    path = "/admin/v1/tokens/{id}",
+    operation_id = "getToken",
+    tag = "tokens",
+    summary = "Get a token",
+    description = "One of the tenant's tokens, live or revoked; never its secret.",
+    params(("id" = String, Path, format = Uuid, description = "The token id")),
+    responses(
+        (status = 200, description = "The token", body = ref("#/components/schemas/Token")),
+        (status = 404, description = "`TOKEN_NOT_FOUND`: no such token in the tenant (another tenant's \
+            token is answered the same)"),
+    ),
+    security(("bearer" = ["admin", "auditor"])),
+)]
 pub async fn get(
     State(state): State<AppState>,
     Reader(caller): Reader,
@@ -124,6 +170,24 @@ pub async fn get(
 
 /// `POST /admin/v1/tokens` with `{"role": "scim"|"admin"|"auditor", "client": "okta"}`: 201 with
 /// the token, whose secret (`token`) is in this response only.
+#[utoipa::path(
+    post,
+    path = "/admin/v1/tokens",
+    operation_id = "createToken",
+    tag = "tokens",
+    summary = "Create a token",
+    description = "A new API token of the tenant. Its secret (`token`) is in this response only: \
+        store it now. Recorded in the audit log as `token.create`, without the secret.",
+    request_body = CreateBody,
+    responses(
+        (status = 201, description = "The token with its secret", body = ref("#/components/schemas/NewToken"),
+            headers(("Location" = String, description = "`/admin/v1/tokens/{id}`"))),
+        (status = 400, description = "`INVALID_PARAMETER`: the body is not such JSON (a missing role, an \
+            unknown key, no `Content-Type: application/json`), the role is not `scim`, `admin` or \
+            `auditor`, or a client is given for a role other than `scim`"),
+    ),
+    security(("bearer" = ["admin"])),
+)]
 pub async fn create(
     State(state): State<AppState>,
     Admin(caller): Admin,
@@ -151,6 +215,23 @@ pub async fn create(
 /// `DELETE /admin/v1/tokens/{id}`: revokes the token; this server refuses it from the next
 /// request on, and so do the others on PostgreSQL (they are notified). Revoking a revoked token
 /// changes nothing and answers the same.
+#[utoipa::path(
+    delete,
+    path = "/admin/v1/tokens/{id}",
+    operation_id = "revokeToken",
+    tag = "tokens",
+    summary = "Revoke a token",
+    description = "The token is refused from the next request on, by this server and, on PostgreSQL, \
+        by the others too (they are notified). Recorded in the audit log as `token.revoke`. Revoking a \
+        revoked token changes nothing and answers the same: the token with its first revocation time.",
+    params(("id" = String, Path, format = Uuid, description = "The token id")),
+    responses(
+        (status = 200, description = "The revoked token", body = ref("#/components/schemas/Token")),
+        (status = 404, description = "`TOKEN_NOT_FOUND`: no such token in the tenant (another tenant's \
+            token is answered the same)"),
+    ),
+    security(("bearer" = ["admin"])),
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     Admin(caller): Admin,
@@ -169,6 +250,18 @@ pub async fn revoke(
 }
 
 /// `GET /admin/v1/tenant`: the caller's own tenant.
+#[utoipa::path(
+    get,
+    path = "/admin/v1/tenant",
+    operation_id = "getTenant",
+    tag = "tenant",
+    summary = "The token's tenant",
+    description = "The tenant the calling token belongs to.",
+    responses(
+        (status = 200, description = "The tenant", body = ref("#/components/schemas/Tenant")),
+    ),
+    security(("bearer" = ["admin", "auditor"])),
+)]
 pub async fn tenant(State(state): State<AppState>, Reader(caller): Reader) -> AdminResult<Response> {
     let tenant = state.store.tenant_by_id(&caller.tenant_id).await?;
     Ok(axum::Json(json!({ "id": tenant.id, "name": tenant.name, "created": tenant.created })).into_response())

@@ -18,11 +18,15 @@ use crate::sync::JobError;
 const PAGE: u64 = 1000;
 const HEADER: &str = "UserName,UserId,Email,integrations,ActiveStatus,created\r\n";
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct ExportParams {
+    /// A SCIM filter (RFC 7644 §3.4.2.2) on users, such as `active eq false`.
     filter: Option<String>,
+    /// The attribute to sort by, such as `userName`.
     sort_by: Option<String>,
+    /// `ascending` (the default) or `descending`.
     sort_order: Option<String>,
     /// Comma-separated user ids: export only these.
     ids: Option<String>,
@@ -88,6 +92,22 @@ fn export_rows(rows: &[ResourceRow], links: &[(String, String)]) -> Vec<u8> {
 
 /// `GET /admin/v1/users/export.csv?filter=&sortBy=&sortOrder=&ids=`: every matching user, read from
 /// the database a page at a time while the response streams.
+#[utoipa::path(
+    get,
+    path = "/admin/v1/users/export.csv",
+    operation_id = "exportUsers",
+    tag = "users",
+    summary = "Export users as CSV",
+    description = "Every matching user as CSV (`UserName,UserId,Email,integrations,ActiveStatus,created`), \
+        read from the database a page at a time while the response streams.",
+    params(ExportParams),
+    responses(
+        (status = 200, description = "The users, streamed", content_type = "text/csv", body = String),
+        (status = 400, description = "`INVALID_FILTER`: the filter does not parse or names an unknown \
+            attribute; `INVALID_SORT`: `sortBy` or `sortOrder` is not valid"),
+    ),
+    security(("bearer" = ["admin", "auditor"])),
+)]
 pub async fn export_csv(
     State(state): State<AppState>,
     Reader(caller): Reader,
@@ -174,6 +194,24 @@ async fn page(
 
 /// `DELETE /admin/v1/users/{id}/links/{connector}`: the user is no longer linked to that source;
 /// if the source managed it, it becomes a local user.
+#[utoipa::path(
+    delete,
+    path = "/admin/v1/users/{id}/links/{connector}",
+    operation_id = "unlinkUser",
+    tag = "users",
+    summary = "Unlink a user from a source",
+    description = "The user is no longer linked to that connector; if the connector managed it, it \
+        becomes a local user that no sync changes.",
+    params(
+        ("id" = String, Path, description = "The user id"),
+        ("connector" = String, Path, description = "The connector's name, such as `csv`"),
+    ),
+    responses(
+        (status = 204, description = "Unlinked"),
+        (status = 404, description = "`LINK_NOT_FOUND`: no such connector, or the user is not linked to it"),
+    ),
+    security(("bearer" = ["admin"])),
+)]
 pub async fn unlink(
     State(state): State<AppState>,
     Admin(caller): Admin,

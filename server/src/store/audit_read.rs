@@ -74,7 +74,7 @@ pub enum ChainCheck {
 }
 
 /// Which source last set an attribute of a resource, and when.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Provenance {
     pub attribute: String,

@@ -7,19 +7,23 @@ use chrono::{Duration, Utc};
 use super::tenants::now;
 use super::{Store, StoreError, StoreResult, read, write};
 
-#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobRow {
     pub id: String,
     #[serde(skip)]
     pub tenant_id: String,
+    /// `csv_sync` or `connector_sync`.
     pub kind: String,
     pub connector_id: String,
     #[serde(skip)]
     pub lock_key: String,
+    /// `api`, `cli`, `schedule` or `retry`.
     pub trigger: String,
     pub actor_token: Option<String>,
     pub actor_name: Option<String>,
+    /// `pending`, `running`, `completed`, `failed`, `cancelled`, `interrupted`, `awaiting_approval`,
+    /// `rejected` or `skipped`.
     pub status: String,
     pub dry_run: bool,
     pub full_run: bool,

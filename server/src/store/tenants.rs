@@ -14,7 +14,9 @@ pub struct Tenant {
     pub created: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// A token's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub enum Role {
     /// An identity provider pushing users and groups over SCIM.
     Scim,
