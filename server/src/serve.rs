@@ -84,6 +84,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let state = state(config).await?;
     let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(address = %listener.local_addr()?, database, "scimd listening; SCIM base URL is /scim/v2");
+    if cfg!(feature = "bench-without-audit") {
+        tracing::warn!("this build writes no audit events (feature bench-without-audit): for benchmarks only");
+    }
     serve_on(listener, state, shutdown_signal()).await?;
     tracing::info!("scimd stopped");
     Ok(())
