@@ -70,10 +70,8 @@ pub async fn serve_on(
     worker.abort();
     scheduler.abort();
     // The listener holds a pooled connection, which `close` would wait for.
-    if let Some(revocations) = revocations {
-        revocations.abort();
-        let _ = revocations.await;
-    }
+    revocations.abort();
+    let _ = revocations.await;
     store.close().await;
     Ok(())
 }

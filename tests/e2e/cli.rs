@@ -224,10 +224,7 @@ fn tenant_list_token_list_revoke_and_audit_export_commands() {
 
     let revoked = stdout(&run(&["token", "revoke", &id, "--tenant", "acme"]));
     assert!(revoked.contains(&format!("revoked scim token {id}")), "{revoked}");
-    assert!(
-        revoked.contains("auth.token_cache_seconds") && revoked.contains("DELETE /admin/v1/tokens/"),
-        "SQLite: the delay is said: {revoked}"
-    );
+    assert!(revoked.contains("refuses it now"), "{revoked}");
     let again = stdout(&run(&["token", "revoke", &id, "--tenant", "acme"]));
     assert!(again.contains("already revoked at"), "{again}");
     assert_eq!(stdout(&run(&["token", "list", "--tenant", "acme"])).lines().count(), 2, "live tokens only");

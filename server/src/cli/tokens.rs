@@ -5,7 +5,7 @@ use clap::Subcommand;
 
 use super::{cli_actor, open, tenant_named};
 use crate::config::Config;
-use crate::store::{Dialect, Revoked, Role, StoreError, TokenFilter, TokenInfo};
+use crate::store::{Revoked, Role, StoreError, TokenFilter, TokenInfo};
 
 /// Tokens read per query while listing.
 const PAGE: i64 = 500;
@@ -40,13 +40,11 @@ scimd token list --tenant acme --role scim\n\nTab-separated with a header line; 
         #[arg(long, value_enum)]
         role: Option<Role>,
     },
-    /// Revoke a token: requests with it are refused from then on (see the note on SQLite below).
+    /// Revoke a token: every running server refuses it from then on.
     #[command(after_help = "Examples:\n  scimd token list --tenant acme          # find the id\n  \
 scimd token revoke 0192f0c4-7a1e-7c3a-9f00-1b2c3d4e5f60 --tenant acme\n\n\
-On PostgreSQL every running `scimd serve` drops the token at once (it is notified). On SQLite a running \
-server may accept the token until its cache entry expires (auth.token_cache_seconds, default 5 s); \
-DELETE /admin/v1/tokens/<id> on that server takes effect on the next request. Revoking a revoked token \
-changes nothing.")]
+Every running `scimd serve` drops the token at once: on PostgreSQL it is notified, on SQLite it \
+looks for revocations five times a second. Revoking a revoked token changes nothing.")]
     Revoke {
         /// The token's id (from `scimd token list`), not its secret.
         id: String,
@@ -93,14 +91,7 @@ pub async fn token(config: Config, command: TokenCommand) -> anyhow::Result<()> 
             match store.revoke_token(&tenant.id, &id, &cli_actor()).await {
                 Ok(Revoked::Now { token, .. }) => {
                     println!("revoked {} token {} of tenant {}", token.role, token.id, tenant.name);
-                    match store.dialect() {
-                        Dialect::Postgres => println!("Every running `scimd serve` on this database refuses it now."),
-                        Dialect::Sqlite => println!(
-                            "A `scimd serve` running on this SQLite database may accept it for up to {} s more \
-                             (auth.token_cache_seconds); DELETE /admin/v1/tokens/{} on the server takes effect at once.",
-                            config.auth.token_cache_seconds, token.id
-                        ),
-                    }
+                    println!("Every running `scimd serve` on this database refuses it now.");
                 }
                 Ok(Revoked::Already(token)) => println!(
                     "token {} of tenant {} was already revoked at {}; nothing changed",

@@ -1,8 +1,7 @@
 //! Validated tokens, remembered for `auth.token_cache_seconds` so that a request does not read the
 //! database to authenticate (GET by id runs at ~20k req/s). A revocation evicts its token at once:
-//! this process's revocations directly, other processes' through PostgreSQL notifications
-//! (`follow_revocations`). On SQLite another process (the CLI) cannot reach this cache; its
-//! revocations take effect when the entry expires.
+//! this process's revocations directly, other processes' through PostgreSQL notifications, or on
+//! SQLite by polling the count of revoked tokens every 200 ms (`follow_revocations`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -68,16 +67,11 @@ impl TokenCache {
     }
 }
 
-/// Starts evicting the tokens other processes revoke (PostgreSQL); None on SQLite. The first
-/// `LISTEN` is in place when this returns, so no revocation after start-up goes unheard.
-pub async fn follow_revocations(
-    store: Store,
-    tokens: TokenCache,
-) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
-    let Some(listener) = store.listen_revocations().await? else {
-        return Ok(None);
-    };
-    Ok(Some(tokio::spawn(listen(store, tokens, listener))))
+/// Starts evicting the tokens other processes revoke. The first `LISTEN` (or count, on SQLite) is
+/// in place when this returns, so no revocation after start-up goes unheard.
+pub async fn follow_revocations(store: Store, tokens: TokenCache) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let listener = store.listen_revocations().await?;
+    Ok(tokio::spawn(listen(store, tokens, listener)))
 }
 
 async fn listen(store: Store, tokens: TokenCache, mut listener: RevocationListener) {
@@ -85,6 +79,7 @@ async fn listen(store: Store, tokens: TokenCache, mut listener: RevocationListen
         loop {
             match listener.next().await {
                 Ok(Revocation::Token(hash)) => tokens.evict(&hash),
+                Ok(Revocation::Unnamed) => tokens.clear(),
                 Ok(Revocation::Missed) => {
                     tracing::warn!(
                         "token revocation listener reconnected; revocations may have been missed, token cache cleared"
@@ -102,8 +97,7 @@ async fn listen(store: Store, tokens: TokenCache, mut listener: RevocationListen
         listener = loop {
             tokio::time::sleep(wait).await;
             match store.listen_revocations().await {
-                Ok(Some(listener)) => break listener,
-                Ok(None) => return,
+                Ok(listener) => break listener,
                 Err(e) => {
                     tracing::warn!(error = %e, retry_in = ?wait, "cannot listen for token revocations");
                     wait = (wait * 2).min(MAX_RETRY);

@@ -126,15 +126,24 @@ impl Store {
         }
     }
 
-    /// A listener for token revocations by any process on this database; None on SQLite, where
-    /// the one server process evicts its own cache.
-    pub async fn listen_revocations(&self) -> StoreResult<Option<RevocationListener>> {
-        let Backend::Postgres(pool) = &*self.backend else {
-            return Ok(None);
+    /// A listener for token revocations by any process on this database (the CLI included).
+    pub async fn listen_revocations(&self) -> StoreResult<RevocationListener> {
+        let listener = match &*self.backend {
+            Backend::Postgres(pool) => {
+                let mut listener = PgListener::connect_with(pool).await?;
+                listener.listen(TOKEN_REVOKED_CHANNEL).await?;
+                Listener::Postgres(listener)
+            }
+            Backend::Sqlite { .. } => Listener::Sqlite { store: self.clone(), revoked: self.revoked_tokens().await? },
         };
-        let mut listener = PgListener::connect_with(pool).await?;
-        listener.listen(TOKEN_REVOKED_CHANNEL).await?;
-        Ok(Some(RevocationListener(listener)))
+        Ok(RevocationListener(listener))
+    }
+
+    /// How many tokens were ever revoked: it grows with each revocation, by any process.
+    async fn revoked_tokens(&self) -> StoreResult<i64> {
+        let sql = "SELECT count(*) FROM tokens WHERE revoked IS NOT NULL";
+        let (count,): (i64,) = read!(self, pool => sqlx::query_as(sql).fetch_one(pool).await)?;
+        Ok(count)
     }
 }
 
@@ -162,17 +171,39 @@ pub enum Revocation {
     Token(String),
     /// The connection was lost and re-established: revocations in between were not heard.
     Missed,
+    /// Tokens were revoked; which ones is not known (SQLite).
+    Unnamed,
 }
 
-/// PostgreSQL `LISTEN scimd_token_revoked` on a connection of its own (taken from the pool).
-pub struct RevocationListener(PgListener);
+/// Hears of token revocations made by any process on the database.
+pub struct RevocationListener(Listener);
+
+enum Listener {
+    /// `LISTEN scimd_token_revoked` on a connection of its own (taken from the pool).
+    Postgres(PgListener),
+    /// SQLite has no notifications: the count of revoked tokens, read every `SQLITE_POLL`.
+    Sqlite { store: Store, revoked: i64 },
+}
+
+/// How often a server on SQLite looks for revocations by other processes (`scimd token revoke`).
+const SQLITE_POLL: std::time::Duration = std::time::Duration::from_millis(200);
 
 impl RevocationListener {
     /// Waits for the next revocation. An error means the listener is unusable: make a new one.
     pub async fn next(&mut self) -> StoreResult<Revocation> {
-        Ok(match self.0.try_recv().await? {
-            Some(notification) => Revocation::Token(notification.payload().to_owned()),
-            None => Revocation::Missed,
-        })
+        match &mut self.0 {
+            Listener::Postgres(listener) => Ok(match listener.try_recv().await? {
+                Some(notification) => Revocation::Token(notification.payload().to_owned()),
+                None => Revocation::Missed,
+            }),
+            Listener::Sqlite { store, revoked } => loop {
+                tokio::time::sleep(SQLITE_POLL).await;
+                let now = store.revoked_tokens().await?;
+                if now != *revoked {
+                    *revoked = now;
+                    return Ok(Revocation::Unnamed);
+                }
+            },
+        }
     }
 }
