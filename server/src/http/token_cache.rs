@@ -67,8 +67,9 @@ impl TokenCache {
     }
 }
 
-/// Starts evicting the tokens other processes revoke. The first `LISTEN` (or count, on SQLite) is
-/// in place when this returns, so no revocation after start-up goes unheard.
+/// Starts evicting the tokens other processes revoke. On PostgreSQL the first `LISTEN` is in place
+/// when this returns; on SQLite the first count, 200 ms later, clears the cache once, so no
+/// revocation after start-up goes unheard either way.
 pub async fn follow_revocations(store: Store, tokens: TokenCache) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let listener = store.listen_revocations().await?;
     Ok(tokio::spawn(listen(store, tokens, listener)))

@@ -134,7 +134,7 @@ impl Store {
                 listener.listen(TOKEN_REVOKED_CHANNEL).await?;
                 Listener::Postgres(listener)
             }
-            Backend::Sqlite { .. } => Listener::Sqlite { store: self.clone(), revoked: self.revoked_tokens().await? },
+            Backend::Sqlite { .. } => Listener::Sqlite { store: self.clone(), revoked: None },
         };
         Ok(RevocationListener(listener))
     }
@@ -181,8 +181,9 @@ pub struct RevocationListener(Listener);
 enum Listener {
     /// `LISTEN scimd_token_revoked` on a connection of its own (taken from the pool).
     Postgres(PgListener),
-    /// SQLite has no notifications: the count of revoked tokens, read every `SQLITE_POLL`.
-    Sqlite { store: Store, revoked: i64 },
+    /// SQLite has no notifications: the count of revoked tokens, read every `SQLITE_POLL`. None
+    /// until the first read, which reports `Unnamed`: revocations before it were not counted.
+    Sqlite { store: Store, revoked: Option<i64> },
 }
 
 /// How often a server on SQLite looks for revocations by other processes (`scimd token revoke`).
@@ -198,7 +199,7 @@ impl RevocationListener {
             }),
             Listener::Sqlite { store, revoked } => loop {
                 tokio::time::sleep(SQLITE_POLL).await;
-                let now = store.revoked_tokens().await?;
+                let now = Some(store.revoked_tokens().await?);
                 if now != *revoked {
                     *revoked = now;
                     return Ok(Revocation::Unnamed);
