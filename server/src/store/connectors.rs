@@ -83,6 +83,31 @@ const SELECT: &str = "SELECT c.id, c.tenant_id, c.name, c.kind, c.config, c.miss
      c.enabled, c.retry_attempts, c.retry_backoff_seconds, c.guard_percent, c.guard_count, s.cron AS schedule, s.next_run \
      FROM connectors c LEFT JOIN connector_schedules s ON s.connector_id = c.id";
 
+/// Sets or removes (no cron) a connector's schedule inside the transaction `$tx`: a
+/// `StoreResult` of the statement. An unchanged cron expression keeps its due time, so saving the
+/// connector skips no run.
+macro_rules! save_schedule {
+    ($store:expr, $tx:ident, $id:expr, $tenant:expr, $run:expr) => {{
+        let run: &RunSettings = $run;
+        let sql = $store.sql(match run.schedule {
+            Some(_) => {
+                "INSERT INTO connector_schedules (connector_id, tenant_id, cron, next_run) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (connector_id) DO UPDATE SET cron = excluded.cron, next_run = CASE \
+                 WHEN connector_schedules.cron = excluded.cron THEN connector_schedules.next_run ELSE excluded.next_run END"
+            }
+            None => "DELETE FROM connector_schedules WHERE connector_id = $1 AND tenant_id = $2",
+        });
+        let query = sqlx::query(sql).bind($id).bind($tenant);
+        match &run.schedule {
+            Some((cron, next_run)) => query.bind(cron).bind(next_run),
+            None => query,
+        }
+        .execute(&mut *$tx)
+        .await
+        .map(|_| ())
+    }};
+}
+
 impl Store {
     /// The tenant's connector named `name`, created with `kind` if it does not exist yet (the CSV
     /// source of a tenant is made on its first upload).
@@ -120,7 +145,6 @@ impl Store {
         );
         let id = uuid::Uuid::now_v7().to_string();
         let run = settings.run;
-        let schedule = self.schedule_sql(run);
         let event = AuditEvent::new("connector.create", "Connector", &id, settings.changes());
         write!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -129,11 +153,7 @@ impl Store {
                 .bind(run.retry_attempts).bind(run.retry_backoff_seconds).bind(run.guard_percent).bind(run.guard_count)
                 .execute(&mut *tx).await
                 .map_err(|e| super::conflict_or(e, |_| format!("a connector named {:?} exists", settings.name)))?;
-            let query = sqlx::query(schedule).bind(&id).bind(tenant);
-            match &run.schedule {
-                Some((cron, next_run)) => query.bind(cron).bind(next_run),
-                None => query,
-            }.execute(&mut *tx).await?;
+            save_schedule!(self, tx, &id, tenant, run)?;
             append_audit!(self, tx, tenant, ctx, std::slice::from_ref(&event))?;
             tx.commit().await?;
             StoreResult::Ok(())
@@ -157,7 +177,6 @@ impl Store {
              retry_backoff_seconds = $8, guard_percent = $9, guard_count = $10 WHERE tenant_id = $1 AND id = $2",
         );
         let run = settings.run;
-        let schedule = self.schedule_sql(run);
         let event = AuditEvent::new("connector.replace", "Connector", id, settings.changes());
         write!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -169,11 +188,7 @@ impl Store {
             if updated.rows_affected() == 0 {
                 return Err(StoreError::NotFound);
             }
-            let query = sqlx::query(schedule).bind(id).bind(tenant);
-            match &run.schedule {
-                Some((cron, next_run)) => query.bind(cron).bind(next_run),
-                None => query,
-            }.execute(&mut *tx).await?;
+            save_schedule!(self, tx, id, tenant, run)?;
             append_audit!(self, tx, tenant, ctx, std::slice::from_ref(&event))?;
             tx.commit().await?;
             StoreResult::Ok(())
@@ -217,19 +232,6 @@ impl Store {
             }
             tx.commit().await?;
             Ok(deleted > 0)
-        })
-    }
-
-    /// Sets or removes a connector's schedule (binds: connector id, tenant[, cron, next run]). An
-    /// unchanged cron expression keeps its due time, so saving the connector skips no run.
-    fn schedule_sql(&self, run: &RunSettings) -> sqlx::AssertSqlSafe<String> {
-        self.sql(match run.schedule {
-            Some(_) => {
-                "INSERT INTO connector_schedules (connector_id, tenant_id, cron, next_run) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (connector_id) DO UPDATE SET cron = excluded.cron, next_run = CASE \
-                 WHEN connector_schedules.cron = excluded.cron THEN connector_schedules.next_run ELSE excluded.next_run END"
-            }
-            None => "DELETE FROM connector_schedules WHERE connector_id = $1 AND tenant_id = $2",
         })
     }
 
