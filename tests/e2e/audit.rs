@@ -298,3 +298,47 @@ both_databases! {
         assert_eq!(reply.status(), 403);
     }
 }
+
+both_databases! {
+    async fn writes_that_fail_in_a_shared_commit_leave_no_event(app: TestApp) {
+        // Forty concurrent POSTs, every other one a userName taken already: on SQLite they share
+        // group commits, where the refused writes are undone inside the batch.
+        let taken = app.user(json!({"userName": "taken"})).await;
+        let group = app.post("/Groups", &json!({"displayName": "g"})).await.expect(201).body["id"].as_str().unwrap().to_owned();
+        let replies = futures_util::future::join_all((0..40).map(|i| {
+            let name = if i % 2 == 0 { format!("n{i}") } else { "TAKEN".to_owned() };
+            let app = &app;
+            async move { app.post("/Users", &json!({"userName": name})).await }
+        }))
+        .await;
+        let created: Vec<String> = replies.iter().filter(|r| r.status.as_u16() == 201)
+            .map(|r| r.body["id"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(created.len(), 20);
+        assert!(replies.iter().filter(|r| r.status.as_u16() != 201).all(|r| r.status.as_u16() == 409));
+        // Concurrent membership changes, some naming a user that does not exist.
+        futures_util::future::join_all(created.iter().enumerate().map(|(i, id)| {
+            let value = if i % 4 == 3 { "00000000-0000-0000-0000-000000000000".to_owned() } else { id.clone() };
+            let (app, group) = (&app, &group);
+            async move {
+                app.patch_ops(&format!("/Groups/{group}"), json!([{"op": "add", "path": "members", "value": [{"value": value}]}])).await
+            }
+        }))
+        .await;
+
+        let all = events(&app, &[]).await;
+        let mut logged: Vec<String> = only(&all, "user.create").iter()
+            .map(|e| e["resourceId"].as_str().unwrap().to_owned()).collect();
+        let mut expected = [vec![taken], created].concat();
+        logged.sort();
+        expected.sort();
+        assert_eq!(logged, expected, "one event per created user, none for the refused ones");
+        let added: Vec<&str> = only(&all, "member.add").iter()
+            .flat_map(|e| e["changes"]["members"]["added"].as_array().unwrap().iter().map(|v| v.as_str().unwrap())).collect();
+        assert_eq!(added.len(), 15, "the adds of the unknown user record nothing");
+        assert!(!added.contains(&"00000000-0000-0000-0000-000000000000"));
+        let seqs: Vec<i64> = all.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+        assert_eq!(seqs, (1..=all.len() as i64).collect::<Vec<_>>(), "numbered without gaps");
+        let tenant = app.store.tenant_by_name("acme").await.expect("tenant");
+        assert_eq!(app.store.verify_audit(&tenant.id).await.expect("verify"), ChainCheck::Intact { events: all.len() as u64 });
+    }
+}

@@ -9,8 +9,9 @@
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::Dialect;
-use super::params::Param;
+use super::params::{Param, bind};
+use super::writer_handle::with_handle;
+use super::{Dialect, StoreResult};
 
 /// The `prev_hash` of a tenant's first event.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -179,31 +180,41 @@ impl EventContent<'_> {
     }
 }
 
+/// The content of `event`, numbered `seq`, as its hash covers it and as it is stored.
+fn content<'a>(
+    tenant: &'a str,
+    ctx: &'a AuditContext,
+    event: &'a AuditEvent,
+    seq: i64,
+    time: &'a str,
+) -> EventContent<'a> {
+    EventContent {
+        tenant,
+        seq,
+        time,
+        actor: &ctx.actor,
+        role: ctx.role.as_deref(),
+        name: ctx.name.as_deref(),
+        job_id: ctx.job_id.as_deref(),
+        action: &event.action,
+        resource_type: event.resource_type,
+        resource_id: event.resource_id.as_deref(),
+        changes: &event.changes,
+        request_id: ctx.request_id.as_deref(),
+        source: &ctx.source,
+    }
+}
+
 /// Numbers `events` after `head` and chains their hashes.
 pub(super) fn seal(tenant: &str, ctx: &AuditContext, events: &[AuditEvent], head: Head, time: &str) -> Sealed {
     let mut params = Vec::with_capacity(events.len() * COLUMNS);
     let mut head = head;
     for event in events {
-        let seq = head.seq + 1;
-        let hash = EventContent {
-            tenant,
-            seq,
-            time,
-            actor: &ctx.actor,
-            role: ctx.role.as_deref(),
-            name: ctx.name.as_deref(),
-            job_id: ctx.job_id.as_deref(),
-            action: &event.action,
-            resource_type: event.resource_type,
-            resource_id: event.resource_id.as_deref(),
-            changes: &event.changes,
-            request_id: ctx.request_id.as_deref(),
-            source: &ctx.source,
-        }
-        .hash_canonical(&head.hash);
+        let c = content(tenant, ctx, event, head.seq + 1, time);
+        let hash = c.hash_canonical(&head.hash);
         params.extend([
             Param::Text(tenant.to_owned()),
-            Param::Int(seq),
+            Param::Int(c.seq),
             Param::Text(time.to_owned()),
             Param::Text(ctx.actor.clone()),
             Param::OptText(ctx.role.clone()),
@@ -218,9 +229,64 @@ pub(super) fn seal(tenant: &str, ctx: &AuditContext, events: &[AuditEvent], head
             Param::Text(head.hash.clone()),
             Param::Text(hash.clone()),
         ]);
-        head = Head { seq, hash };
+        head = Head { seq: c.seq, hash };
     }
     Sealed { params, rows: events.len(), head }
+}
+
+/// Appends the events of `writes` (tenant, who, events), in order, inside the current SQLite
+/// transaction of `db`: per tenant one head read and one head move, and per event a cached one-row
+/// INSERT bound straight from the event, with nothing copied into a parameter list first.
+pub(super) fn append_sqlite<'a>(
+    db: &rusqlite::Connection,
+    writes: impl IntoIterator<Item = (&'a str, &'a AuditContext, &'a [AuditEvent])>,
+) -> rusqlite::Result<()> {
+    if cfg!(feature = "bench-without-audit") {
+        return Ok(());
+    }
+    let time = super::tenants::now();
+    let mut heads: Vec<(&str, Head)> = Vec::new();
+    let mut insert = db.prepare_cached(&insert_sql(Dialect::Sqlite, 1))?;
+    for (tenant, ctx, events) in writes {
+        let at = match heads.iter().position(|(t, _)| *t == tenant) {
+            Some(at) => at,
+            None => {
+                let head = db
+                    .prepare_cached(&Dialect::Sqlite.placeholders(LOCK_HEAD_SQL))?
+                    .query_row([tenant, GENESIS], |row| Ok(Head { seq: row.get(0)?, hash: row.get(1)? }))?;
+                heads.push((tenant, head));
+                heads.len() - 1
+            }
+        };
+        let head = &mut heads[at].1;
+        for event in events {
+            let c = content(tenant, ctx, event, head.seq + 1, &time);
+            let hash = c.hash_canonical(&head.hash);
+            insert.execute(rusqlite::params![
+                c.tenant,
+                c.seq,
+                c.time,
+                c.actor,
+                c.role,
+                c.name,
+                c.job_id,
+                c.action,
+                c.resource_type,
+                c.resource_id,
+                c.changes,
+                c.request_id,
+                c.source,
+                head.hash,
+                hash,
+            ])?;
+            *head = Head { seq: c.seq, hash };
+        }
+    }
+    let mut move_head = db.prepare_cached(&Dialect::Sqlite.placeholders(MOVE_HEAD_SQL))?;
+    for (tenant, head) in heads {
+        move_head.execute(rusqlite::params![tenant, head.seq, head.hash])?;
+    }
+    Ok(())
 }
 
 /// JSON with object keys sorted at every level and no insignificant whitespace: the same value
@@ -266,67 +332,87 @@ fn write_canonical(out: &mut Vec<u8>, value: &Value) {
     }
 }
 
-/// Appends `events` inside the SQLite write queue's savepoint (`batch`), on the borrowed handle,
-/// with cached statements.
-pub(super) fn append_sqlite(
-    db: &rusqlite::Connection,
-    tenant: &str,
-    ctx: &AuditContext,
-    events: &[AuditEvent],
-) -> rusqlite::Result<()> {
-    if events.is_empty() || cfg!(feature = "bench-without-audit") {
-        return Ok(());
+/// The audit events of one write-queue batch (`batch`), appended together after its last write:
+/// one head read and one head move per tenant and a cached one-row INSERT per event, instead of
+/// three statements inside each write's savepoint. Events of a write that was undone are dropped
+/// with it, so the chain holds exactly what commits, in the order the writes ran.
+#[derive(Default)]
+pub(super) struct BatchAudit {
+    writes: Vec<(String, AuditContext, Vec<AuditEvent>)>,
+}
+
+impl BatchAudit {
+    /// Records the events of the current write.
+    pub fn record(&mut self, tenant: String, ctx: AuditContext, events: Vec<AuditEvent>) {
+        if !events.is_empty() {
+            self.writes.push((tenant, ctx, events));
+        }
     }
-    let head = db
-        .prepare_cached(&Dialect::Sqlite.placeholders(LOCK_HEAD_SQL))?
-        .query_row([tenant, GENESIS], |row| Ok(Head { seq: row.get(0)?, hash: row.get(1)? }))?;
-    let sealed = seal(tenant, ctx, events, head, &super::tenants::now());
-    db.prepare_cached(&insert_sql(Dialect::Sqlite, sealed.rows))?
-        .execute(rusqlite::params_from_iter(&sealed.params))?;
-    db.prepare_cached(&Dialect::Sqlite.placeholders(MOVE_HEAD_SQL))?.execute(rusqlite::params![
-        tenant,
-        sealed.head.seq,
-        sealed.head.hash
-    ])?;
-    Ok(())
+
+    /// Where the next write's events start, for `undo_to`.
+    pub fn mark(&self) -> usize {
+        self.writes.len()
+    }
+
+    /// Drops the events of writes recorded since `mark` (their savepoint was rolled back).
+    pub fn undo_to(&mut self, mark: usize) {
+        self.writes.truncate(mark);
+    }
+
+    /// Numbers, chains and inserts every recorded event, inside the batch's transaction.
+    pub fn append(self, db: &rusqlite::Connection) -> rusqlite::Result<()> {
+        append_sqlite(db, self.writes.iter().map(|(tenant, ctx, events)| (tenant.as_str(), ctx, events.as_slice())))
+    }
+}
+
+/// Appending inside a sqlx transaction: on SQLite through the transaction's own handle
+/// (`append_sqlite`), on PostgreSQL as multi-row INSERTs.
+pub(crate) trait AppendAudit {
+    fn append_audit(
+        &mut self,
+        tenant: &str,
+        ctx: &AuditContext,
+        events: &[AuditEvent],
+    ) -> impl std::future::Future<Output = StoreResult<()>> + Send;
+}
+
+impl AppendAudit for sqlx::SqliteConnection {
+    async fn append_audit(&mut self, tenant: &str, ctx: &AuditContext, events: &[AuditEvent]) -> StoreResult<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        with_handle(self, |db| Ok(append_sqlite(db, [(tenant, ctx, events)])?)).await
+    }
+}
+
+impl AppendAudit for sqlx::PgConnection {
+    async fn append_audit(&mut self, tenant: &str, ctx: &AuditContext, events: &[AuditEvent]) -> StoreResult<()> {
+        if events.is_empty() || cfg!(feature = "bench-without-audit") {
+            return Ok(());
+        }
+        let d = Dialect::Postgres;
+        let (seq, hash): (i64, String) =
+            sqlx::query_as(LOCK_HEAD_SQL).bind(tenant).bind(GENESIS).fetch_one(&mut *self).await?;
+        let mut head = Head { seq, hash };
+        let time = super::tenants::now();
+        for chunk in events.chunks(EVENTS_PER_STATEMENT) {
+            let sealed = seal(tenant, ctx, chunk, head, &time);
+            bind!(sqlx::query(sqlx::AssertSqlSafe(insert_sql(d, sealed.rows))), &sealed.params)
+                .execute(&mut *self)
+                .await?;
+            head = sealed.head;
+        }
+        sqlx::query(MOVE_HEAD_SQL).bind(tenant).bind(head.seq).bind(&head.hash).execute(&mut *self).await?;
+        Ok(())
+    }
 }
 
 /// Appends events inside the sqlx transaction `$tx` (of whichever backend `write!` bound):
-/// evaluates to a `StoreResult<()>`. Events are inserted a chunk at a time under the parameter
-/// limits; one head read and one head move per call.
+/// evaluates to a `StoreResult<()>`.
 macro_rules! append_audit {
-    ($store:expr, $tx:ident, $tenant:expr, $ctx:expr, $events:expr) => {{
-        let events: &[$crate::store::AuditEvent] = $events;
-        async {
-            if events.is_empty() || cfg!(feature = "bench-without-audit") {
-                return $crate::store::StoreResult::Ok(());
-            }
-            let tenant: &str = $tenant;
-            let (seq, hash): (i64, String) = sqlx::query_as($store.sql($crate::store::audit::LOCK_HEAD_SQL))
-                .bind(tenant)
-                .bind($crate::store::audit::GENESIS)
-                .fetch_one(&mut *$tx)
-                .await?;
-            let mut head = $crate::store::audit::Head { seq, hash };
-            let time = $crate::store::tenants::now();
-            for chunk in events.chunks($crate::store::audit::EVENTS_PER_STATEMENT) {
-                let sealed = $crate::store::audit::seal(tenant, $ctx, chunk, head, &time);
-                let sql = $crate::store::audit::insert_sql($store.dialect(), sealed.rows);
-                $crate::store::params::bind!(sqlx::query(sqlx::AssertSqlSafe(sql)), &sealed.params)
-                    .execute(&mut *$tx)
-                    .await?;
-                head = sealed.head;
-            }
-            sqlx::query($store.sql($crate::store::audit::MOVE_HEAD_SQL))
-                .bind(tenant)
-                .bind(head.seq)
-                .bind(&head.hash)
-                .execute(&mut *$tx)
-                .await?;
-            Ok(())
-        }
-        .await
-    }};
+    ($store:expr, $tx:ident, $tenant:expr, $ctx:expr, $events:expr) => {
+        $crate::store::audit::AppendAudit::append_audit(&mut *$tx, $tenant, $ctx, $events).await
+    };
 }
 
 pub(crate) use append_audit;

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use rusqlite::{Connection, params_from_iter};
 use scimd_schemas::resource::MemberRef;
 
-use super::audit::{AuditContext, append_sqlite};
+use super::audit::{AuditContext, BatchAudit};
 use super::audit_events::member_events;
 use super::resources::{CHUNK, member_type_name};
 use super::tenants::now;
@@ -29,13 +29,14 @@ impl Store {
         let Backend::Sqlite { writes, points: Some(_), .. } = &*self.backend else { return Ok(None) };
         let (tenant, group, add, remove) = (tenant.to_owned(), group.to_owned(), add.to_vec(), remove.to_vec());
         let ctx = ctx.clone();
-        writes.submit(move |db| write_members(db, &tenant, &group, &add, &remove, &ctx)).await.map(Some)
+        writes.submit(move |db, audit| write_members(db, audit, &tenant, &group, &add, &remove, &ctx)).await.map(Some)
     }
 }
 
-/// Runs inside the write queue's transaction (`batch`), which commits it, with its audit events.
+/// Runs inside the write queue's transaction (`batch`), which commits it with its audit events.
 fn write_members(
     tx: &Connection,
+    audit: &mut BatchAudit,
     tenant: &str,
     group: &str,
     add: &[MemberRef],
@@ -99,7 +100,7 @@ fn write_members(
         if bumped == 0 {
             return Err(StoreError::NotFound);
         }
-        append_sqlite(tx, tenant, ctx, &member_events(group, &added, &removed))?;
+        audit.record(tenant.to_owned(), ctx.clone(), member_events(group, &added, &removed));
     }
     Ok(skipped)
 }

@@ -8,7 +8,7 @@ use scimd_schemas::resource::{MemberRef, MemberType};
 use scimd_schemas::schema::{ResourceKind, ResourceSchema};
 use serde_json::Value;
 
-use super::audit::{AuditContext, AuditEvent, append_audit, append_sqlite};
+use super::audit::{AuditContext, AuditEvent, append_audit};
 use super::audit_events::{created_event, member_events};
 use super::filter_sql::{SqlBuf, compile_filter, compile_sort};
 use super::insert::{Insert, insert_sql, new_id, prepare_insert};
@@ -307,10 +307,10 @@ impl Store {
         let conflict = |e| unique_error(kind, write.doc, e);
         let skipped = match (write.members.filter(|m| !m.is_empty()), &*self.backend) {
             (None, Backend::Sqlite { writes, .. }) => {
-                let events = [created_event(kind, &row.id, write, &[])];
+                let events = vec![created_event(kind, &row.id, write, &[])];
                 let (tenant, ctx) = (tenant.to_owned(), ctx.clone());
                 let inserted = writes
-                    .submit(move |db| {
+                    .submit(move |db, audit| {
                         match db.prepare_cached(&sql)?.execute(rusqlite::params_from_iter(&params)) {
                             Ok(_) => {}
                             Err(err) if batch::is_unique_violation(&err) => {
@@ -318,7 +318,8 @@ impl Store {
                             }
                             Err(err) => return Err(err.into()),
                         }
-                        Ok(append_sqlite(db, &tenant, &ctx, &events)?)
+                        audit.record(tenant, ctx, events);
+                        Ok(())
                     })
                     .await;
                 if let Err(StoreError::Conflict(_)) = inserted {

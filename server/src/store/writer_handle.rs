@@ -5,7 +5,7 @@
 //! thread instead (membership changes, grouped inserts).
 
 use rusqlite::Connection;
-use sqlx::SqlitePool;
+use sqlx::{SqliteConnection, SqlitePool};
 
 use super::StoreResult;
 
@@ -15,6 +15,14 @@ pub(super) async fn with_writer<T>(
     work: impl FnOnce(&Connection) -> StoreResult<T>,
 ) -> StoreResult<T> {
     let mut conn = pool.acquire().await?;
+    with_handle(&mut conn, work).await
+}
+
+/// Runs `work` on `conn`'s handle, on this thread, inside whatever transaction `conn` has open.
+pub(super) async fn with_handle<T>(
+    conn: &mut SqliteConnection,
+    work: impl FnOnce(&Connection) -> StoreResult<T>,
+) -> StoreResult<T> {
     let mut handle = conn.lock_handle().await?;
     // SAFETY: until `handle` drops, sqlx's thread makes no call on this connection; the wrapper
     // does not close the handle it borrows.
