@@ -180,41 +180,31 @@ impl EventContent<'_> {
     }
 }
 
-/// The content of `event`, numbered `seq`, as its hash covers it and as it is stored.
-fn content<'a>(
-    tenant: &'a str,
-    ctx: &'a AuditContext,
-    event: &'a AuditEvent,
-    seq: i64,
-    time: &'a str,
-) -> EventContent<'a> {
-    EventContent {
-        tenant,
-        seq,
-        time,
-        actor: &ctx.actor,
-        role: ctx.role.as_deref(),
-        name: ctx.name.as_deref(),
-        job_id: ctx.job_id.as_deref(),
-        action: &event.action,
-        resource_type: event.resource_type,
-        resource_id: event.resource_id.as_deref(),
-        changes: &event.changes,
-        request_id: ctx.request_id.as_deref(),
-        source: &ctx.source,
-    }
-}
-
 /// Numbers `events` after `head` and chains their hashes.
 pub(super) fn seal(tenant: &str, ctx: &AuditContext, events: &[AuditEvent], head: Head, time: &str) -> Sealed {
     let mut params = Vec::with_capacity(events.len() * COLUMNS);
     let mut head = head;
     for event in events {
-        let c = content(tenant, ctx, event, head.seq + 1, time);
-        let hash = c.hash_canonical(&head.hash);
+        let seq = head.seq + 1;
+        let hash = EventContent {
+            tenant,
+            seq,
+            time,
+            actor: &ctx.actor,
+            role: ctx.role.as_deref(),
+            name: ctx.name.as_deref(),
+            job_id: ctx.job_id.as_deref(),
+            action: &event.action,
+            resource_type: event.resource_type,
+            resource_id: event.resource_id.as_deref(),
+            changes: &event.changes,
+            request_id: ctx.request_id.as_deref(),
+            source: &ctx.source,
+        }
+        .hash_canonical(&head.hash);
         params.extend([
             Param::Text(tenant.to_owned()),
-            Param::Int(c.seq),
+            Param::Int(seq),
             Param::Text(time.to_owned()),
             Param::Text(ctx.actor.clone()),
             Param::OptText(ctx.role.clone()),
@@ -229,14 +219,14 @@ pub(super) fn seal(tenant: &str, ctx: &AuditContext, events: &[AuditEvent], head
             Param::Text(head.hash.clone()),
             Param::Text(hash.clone()),
         ]);
-        head = Head { seq: c.seq, hash };
+        head = Head { seq, hash };
     }
     Sealed { params, rows: events.len(), head }
 }
 
 /// Appends the events of `writes` (tenant, who, events), in order, inside the current SQLite
 /// transaction of `db`: per tenant one head read and one head move, and per event a cached one-row
-/// INSERT bound straight from the event, with nothing copied into a parameter list first.
+/// INSERT.
 pub(super) fn append_sqlite<'a>(
     db: &rusqlite::Connection,
     writes: impl IntoIterator<Item = (&'a str, &'a AuditContext, &'a [AuditEvent])>,
@@ -258,29 +248,11 @@ pub(super) fn append_sqlite<'a>(
                 heads.len() - 1
             }
         };
-        let head = &mut heads[at].1;
-        for event in events {
-            let c = content(tenant, ctx, event, head.seq + 1, &time);
-            let hash = c.hash_canonical(&head.hash);
-            insert.execute(rusqlite::params![
-                c.tenant,
-                c.seq,
-                c.time,
-                c.actor,
-                c.role,
-                c.name,
-                c.job_id,
-                c.action,
-                c.resource_type,
-                c.resource_id,
-                c.changes,
-                c.request_id,
-                c.source,
-                head.hash,
-                hash,
-            ])?;
-            *head = Head { seq: c.seq, hash };
+        let sealed = seal(tenant, ctx, events, heads[at].1.clone(), &time);
+        for row in sealed.params.chunks(COLUMNS) {
+            insert.execute(rusqlite::params_from_iter(row))?;
         }
+        heads[at].1 = sealed.head;
     }
     let mut move_head = db.prepare_cached(&Dialect::Sqlite.placeholders(MOVE_HEAD_SQL))?;
     for (tenant, head) in heads {
@@ -365,8 +337,8 @@ impl BatchAudit {
     }
 }
 
-/// Appending inside a sqlx transaction: on SQLite through the transaction's own handle
-/// (`append_sqlite`), on PostgreSQL as multi-row INSERTs.
+/// Appending inside a sqlx transaction (`tx.append_audit(…)` on either backend's transaction): on
+/// SQLite through the transaction's own handle (`append_sqlite`), on PostgreSQL as multi-row INSERTs.
 pub(crate) trait AppendAudit {
     fn append_audit(
         &mut self,
@@ -406,16 +378,6 @@ impl AppendAudit for sqlx::PgConnection {
         Ok(())
     }
 }
-
-/// Appends events inside the sqlx transaction `$tx` (of whichever backend `write!` bound):
-/// evaluates to a `StoreResult<()>`.
-macro_rules! append_audit {
-    ($store:expr, $tx:ident, $tenant:expr, $ctx:expr, $events:expr) => {
-        $crate::store::audit::AppendAudit::append_audit(&mut *$tx, $tenant, $ctx, $events).await
-    };
-}
-
-pub(crate) use append_audit;
 
 /// Events per INSERT: at 15 parameters a row, under SQLite's 32,766 and PostgreSQL's 65,535.
 pub(super) const EVENTS_PER_STATEMENT: usize = 1000;

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::audit::{AuditContext, AuditEvent, append_audit};
+use super::audit::{AppendAudit, AuditContext, AuditEvent};
 use super::tenants::now;
 use super::{Store, StoreError, StoreResult, read, write};
 
@@ -154,7 +154,7 @@ impl Store {
                 .execute(&mut *tx).await
                 .map_err(|e| super::conflict_or(e, |_| format!("a connector named {:?} exists", settings.name)))?;
             save_schedule!(self, tx, &id, tenant, run)?;
-            append_audit!(self, tx, tenant, ctx, std::slice::from_ref(&event))?;
+            tx.append_audit(tenant, ctx, std::slice::from_ref(&event)).await?;
             tx.commit().await?;
             StoreResult::Ok(())
         })?;
@@ -189,7 +189,7 @@ impl Store {
                 return Err(StoreError::NotFound);
             }
             save_schedule!(self, tx, id, tenant, run)?;
-            append_audit!(self, tx, tenant, ctx, std::slice::from_ref(&event))?;
+            tx.append_audit(tenant, ctx, std::slice::from_ref(&event)).await?;
             tx.commit().await?;
             StoreResult::Ok(())
         })?;
@@ -228,7 +228,7 @@ impl Store {
             if deleted > 0 {
                 let changes = json!({ "name": { "old": connector.name } });
                 let event = AuditEvent::new("connector.delete", "Connector", &connector.id, changes);
-                append_audit!(self, tx, tenant, ctx, std::slice::from_ref(&event))?;
+                tx.append_audit(tenant, ctx, std::slice::from_ref(&event)).await?;
             }
             tx.commit().await?;
             Ok(deleted > 0)

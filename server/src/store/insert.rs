@@ -5,7 +5,7 @@
 use scimd_schemas::schema::ResourceKind;
 use serde_json::Value;
 
-use super::audit::{AuditContext, append_audit};
+use super::audit::{AppendAudit, AuditContext};
 use super::audit_events::created_event;
 use super::params::{Param, bind};
 use super::resources::{email_lower, text};
@@ -42,7 +42,7 @@ impl Store {
                     .await
                     .map_err(|e| conflict_or(e, |_| "a userName of the batch is already taken".to_owned()))?;
             }
-            append_audit!(self, tx, tenant, ctx, &events)?;
+            tx.append_audit(tenant, ctx, &events).await?;
             tx.commit().await?;
             StoreResult::Ok(())
         })?;

@@ -8,7 +8,7 @@ use scimd_schemas::resource::{MemberRef, MemberType};
 use scimd_schemas::schema::{ResourceKind, ResourceSchema};
 use serde_json::Value;
 
-use super::audit::{AuditContext, AuditEvent, append_audit};
+use super::audit::{AppendAudit, AuditContext, AuditEvent};
 use super::audit_events::{created_event, member_events};
 use super::filter_sql::{SqlBuf, compile_filter, compile_sort};
 use super::insert::{Insert, insert_sql, new_id, prepare_insert};
@@ -337,7 +337,7 @@ impl Store {
                 };
                 let added: Vec<String> = write.members.unwrap_or_default().iter()
                     .map(|m| m.value.clone()).filter(|m| !skipped.contains(m)).collect();
-                append_audit!(self, tx, tenant, ctx, &[created_event(kind, &row.id, write, &added)])?;
+                tx.append_audit(tenant, ctx, &[created_event(kind, &row.id, write, &added)]).await?;
                 tx.commit().await?;
                 skipped
             }),
@@ -465,7 +465,7 @@ impl Store {
                 let added: Vec<String> =
                     add.into_iter().map(|m| m.value).filter(|m| !skipped.contains(m)).collect();
                 events.extend(member_events(id, &added, &remove));
-                append_audit!(self, tx, tenant, record.ctx, &events)?;
+                tx.append_audit(tenant, record.ctx, &events).await?;
             }
             tx.commit().await?;
             Ok(skipped)
@@ -505,7 +505,7 @@ impl Store {
                 sqlx::query(links).bind(tenant).bind(id).execute(&mut *tx).await?;
                 let changes = crate::audit::deleted_text(doc);
                 let event = AuditEvent::new(format!("{}.delete", t.audit), kind.name(), id, changes);
-                append_audit!(self, tx, tenant, ctx, &[event])?;
+                tx.append_audit(tenant, ctx, &[event]).await?;
             } else if if_version.is_some() {
                 let found: Option<(i64,)> = sqlx::query_as(exists).bind(tenant).bind(id).fetch_optional(&mut *tx).await?;
                 if found.is_some() {

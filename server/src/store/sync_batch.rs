@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use scimd_schemas::schema::ResourceKind;
 use serde_json::Value;
 
-use super::audit::{AuditContext, AuditEvent, append_audit};
+use super::audit::{AppendAudit, AuditContext, AuditEvent};
 use super::audit_events::user_events;
 use super::insert::{insert_sql, prepare_insert};
 use super::params::{Param, bind};
@@ -632,7 +632,7 @@ impl Store {
                     }
                     query.execute(&mut *tx).await.map_err(|e| super::conflict_or(e, |_| "a source key is linked twice".to_owned()))?;
                 }
-                append_audit!(self, tx, tenant, job.audit, &events)?;
+                tx.append_audit(tenant, job.audit, &events).await?;
             }
             for chunk in outcomes.chunks(CHUNK) {
                 let params = chunk.iter().flat_map(|o| outcome_params(job.job_id, "User", o));
@@ -672,7 +672,7 @@ impl Store {
             if removed > 0 {
                 sqlx::query(local).bind(tenant).bind(resource_id).bind(&managing_entity).bind(now()).execute(&mut *tx).await?;
                 let changes = serde_json::json!({ "links": { "removed": [connector.name] } });
-                append_audit!(self, tx, tenant, ctx, &[AuditEvent::new("link.delete", "User", resource_id, changes)])?;
+                tx.append_audit(tenant, ctx, &[AuditEvent::new("link.delete", "User", resource_id, changes)]).await?;
             }
             tx.commit().await?;
             Ok(removed > 0)

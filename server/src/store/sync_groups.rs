@@ -4,7 +4,7 @@
 
 use scimd_schemas::schema::ResourceKind;
 
-use super::audit::append_audit;
+use super::audit::AppendAudit;
 use super::audit_events::group_events;
 use super::insert::{insert_sql, prepare_insert};
 use super::params::{Param, bind};
@@ -341,7 +341,7 @@ impl Store {
                 }
             }
             if !job.dry_run {
-                append_audit!(self, tx, tenant, job.audit, &events)?;
+                tx.append_audit(tenant, job.audit, &events).await?;
             }
             for chunk in outcomes.chunks(CHUNK) {
                 let params = chunk.iter().flat_map(|o| outcome_params(job.job_id, "Group", o));

@@ -4,7 +4,7 @@ use rand::RngCore;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::audit::{AuditContext, AuditEvent, append_audit};
+use super::audit::{AppendAudit, AuditContext, AuditEvent};
 use super::{Backend, Store, StoreError, StoreResult, conflict_or, read, write};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -77,7 +77,7 @@ impl Store {
             let mut tx = pool.begin().await?;
             sqlx::query(sql).bind(&tenant.id).bind(&tenant.name).bind(&tenant.created).execute(&mut *tx).await
                 .map_err(|e| conflict_or(e, |_| format!("a tenant named {name:?} already exists")))?;
-            append_audit!(self, tx, &tenant.id, ctx, std::slice::from_ref(&event))?;
+            tx.append_audit(&tenant.id, ctx, std::slice::from_ref(&event)).await?;
             tx.commit().await?;
             StoreResult::Ok(())
         })?;
@@ -116,7 +116,7 @@ impl Store {
             sqlx::query(sql)
                 .bind(&id).bind(tenant_id).bind(role.as_str()).bind(client).bind(hash_token(&token)).bind(now())
                 .execute(&mut *tx).await?;
-            append_audit!(self, tx, tenant_id, ctx, std::slice::from_ref(&event))?;
+            tx.append_audit(tenant_id, ctx, std::slice::from_ref(&event)).await?;
             tx.commit().await?;
             StoreResult::Ok(())
         })?;

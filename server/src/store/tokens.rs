@@ -8,7 +8,7 @@
 use serde_json::json;
 use sqlx::postgres::PgListener;
 
-use super::audit::{AuditContext, AuditEvent, append_audit};
+use super::audit::{AppendAudit, AuditContext, AuditEvent};
 use super::tenants::{Role, Tenant, now};
 use super::{Backend, Store, StoreError, StoreResult, read, write};
 
@@ -109,7 +109,7 @@ impl Store {
             if let Some(row) = &row {
                 let changes = json!({ "revoked": { "old": null, "new": row.revoked } });
                 let event = AuditEvent::new("token.revoke", "Token", id, changes);
-                append_audit!(self, tx, tenant, ctx, std::slice::from_ref(&event))?;
+                tx.append_audit(tenant, ctx, std::slice::from_ref(&event)).await?;
                 if postgres {
                     sqlx::query(notify).bind(TOKEN_REVOKED_CHANNEL).bind(&row.hash).execute(&mut *tx).await?;
                 }
