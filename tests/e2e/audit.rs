@@ -35,7 +35,11 @@ async fn events(app: &TestApp, query: &[(&str, &str)]) -> Vec<Value> {
 
 /// Runs raw SQL on the server's database; the database's error text on failure.
 async fn execute(app: &TestApp, sql: &str) -> Result<(), String> {
-    let url = app.database_url();
+    execute_on(app.database_url(), sql).await
+}
+
+/// Runs `sql` (one or more statements) on the database at `url`.
+async fn execute_on(url: &str, sql: &str) -> Result<(), String> {
     let result = if url.starts_with("sqlite:") {
         let mut conn = sqlx::SqliteConnection::connect(url).await.expect("open");
         sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut conn).await.map(drop)
@@ -194,9 +198,9 @@ both_databases! {
         assert_eq!(String::from_utf8_lossy(&ok.stdout).trim(), "7 events, chain intact");
 
         let (drop_trigger, tamper) = if app.database_url().starts_with("sqlite:") {
-            ("DROP TRIGGER audit_events_no_update", "UPDATE audit_events SET changes = '{\"userName\":{\"new\":\"mallory\"}}' WHERE seq = 5")
+            ("DROP TRIGGER audit_events_no_update", "UPDATE audit_events SET changes = '{\"userName\":{\"new\":\"mallory\"}}' WHERE id & 1099511627775 = 5")
         } else {
-            ("DROP TRIGGER audit_events_no_update ON audit_events", "UPDATE audit_events SET changes = '{\"userName\":{\"new\":\"mallory\"}}' WHERE seq = 5")
+            ("DROP TRIGGER audit_events_no_update ON audit_events", "UPDATE audit_events SET changes = '{\"userName\":{\"new\":\"mallory\"}}' WHERE id & 1099511627775 = 5")
         };
         execute(&app, drop_trigger).await.expect("drop the trigger");
         execute(&app, tamper).await.expect("tamper");
@@ -204,6 +208,171 @@ both_databases! {
         assert!(!broken.status.success());
         let message = String::from_utf8_lossy(&broken.stderr);
         assert!(message.contains("broken at event 5") && message.contains("changed after it was written"), "{message}");
+    }
+}
+
+both_databases! {
+    async fn verify_finds_a_rewritten_hash_and_removed_events(app: TestApp) {
+        app.user(json!({"userName": "u0"})).await;
+        app.user(json!({"userName": "u1"})).await;
+        let (drop_triggers, rehash, remove_last) = if app.database_url().starts_with("sqlite:") {
+            (
+                "DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete",
+                "UPDATE audit_events SET hash = zeroblob(32) WHERE id & 1099511627775 = 2",
+                "DELETE FROM audit_events WHERE id & 1099511627775 = 5",
+            )
+        } else {
+            (
+                "DROP TRIGGER audit_events_no_update ON audit_events",
+                "UPDATE audit_events SET hash = decode(repeat('00', 32), 'hex') WHERE id & 1099511627775 = 2",
+                "DELETE FROM audit_events WHERE id & 1099511627775 = 5",
+            )
+        };
+        execute(&app, drop_triggers).await.expect("drop the triggers");
+        // The last event removed: the head still names it.
+        execute(&app, remove_last).await.expect("remove");
+        let message = String::from_utf8_lossy(&verify(&app).stderr).into_owned();
+        assert!(message.contains("broken at event 5") && message.contains("events were removed"), "{message}");
+        // A hash rewritten to hide an edit: the event fails its own check first.
+        execute(&app, rehash).await.expect("rehash");
+        let message = String::from_utf8_lossy(&verify(&app).stderr).into_owned();
+        assert!(message.contains("broken at event 2"), "{message}");
+        // The API shows each event's prevHash as the hash of the row before it.
+        let events = events(&app, &[]).await;
+        assert_eq!(events[2]["prevHash"], events[1]["hash"]);
+        assert_eq!(events[0]["prevHash"], "0".repeat(64));
+    }
+}
+
+both_databases! {
+    async fn audit_heads_cannot_be_removed_or_given_to_another_tenant(app: TestApp) {
+        let delete = execute(&app, "DELETE FROM audit_heads").await;
+        assert!(delete.as_ref().is_err_and(|e| e.contains("audit_heads")), "{delete:?}");
+        let rechain = execute(&app, "UPDATE audit_heads SET chain = chain + 100").await;
+        assert!(rechain.as_ref().is_err_and(|e| e.contains("audit_heads") || e.contains("audit head")), "{rechain:?}");
+        let retenant = execute(&app, "UPDATE audit_heads SET tenant_id = 'other'").await;
+        assert!(retenant.is_err(), "{retenant:?}");
+        assert_eq!(events(&app, &[]).await.len(), 3, "nothing changed");
+    }
+}
+
+/// Databases made before migration 9 (the compact audit log) keep every event, seq and hash, and
+/// their chains still verify.
+mod compact_log_migration {
+    use scimd::config::DatabaseUrl;
+    use scimd::store::{EventContent, GENESIS, Store};
+    use sqlx::migrate::Migrator;
+
+    use super::*;
+    use crate::fixture::{Db, TestDb};
+
+    static SQLITE: Migrator = sqlx::migrate!("../migrations/sqlite");
+    static POSTGRES: Migrator = sqlx::migrate!("../migrations/postgres");
+
+    /// The INSERTs of `events` (tenant, seq, action) in the form of migration 8, chained per tenant.
+    fn old_rows(events: &[(&str, i64, &str)]) -> (String, Vec<(String, String)>) {
+        let mut sql = String::new();
+        let mut heads: Vec<(String, i64, String)> = Vec::new();
+        let mut hashes = Vec::new();
+        for &(tenant, seq, action) in events {
+            let prev = heads.iter().find(|h| h.0 == tenant).map_or(hex::encode(GENESIS), |h| h.2.clone());
+            let changes = format!(r#"{{"n":{{"new":{seq}}}}}"#);
+            let content = EventContent {
+                tenant,
+                seq,
+                time: "2026-01-01T00:00:00.000000Z",
+                actor: "cli",
+                role: None,
+                name: None,
+                job_id: None,
+                action,
+                resource_type: Some("User"),
+                resource_id: Some("u1"),
+                changes: &changes,
+                request_id: None,
+                source: "cli",
+            };
+            let mut prev_bytes = GENESIS;
+            hex::decode_to_slice(&prev, &mut prev_bytes).expect("hex");
+            let hash = hex::encode(content.hash(&prev_bytes));
+            sql.push_str(&format!(
+                "INSERT INTO audit_events (tenant_id, seq, event_time, actor, action, resource_type, resource_id, changes, \
+                 source, prev_hash, hash) VALUES ('{tenant}', {seq}, '{}', 'cli', '{action}', 'User', 'u1', '{changes}', \
+                 'cli', '{prev}', '{hash}');\n",
+                content.time
+            ));
+            hashes.push((tenant.to_owned(), hash.clone()));
+            match heads.iter_mut().find(|h| h.0 == tenant) {
+                Some(head) => *head = (tenant.to_owned(), seq, hash),
+                None => heads.push((tenant.to_owned(), seq, hash)),
+            }
+        }
+        // Tenant c's head is missing, as if someone removed it.
+        for (tenant, seq, hash) in heads.iter().filter(|h| h.0 != "c") {
+            sql.push_str(&format!(
+                "INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ('{tenant}', {seq}, '{hash}');\n"
+            ));
+        }
+        (sql, hashes)
+    }
+
+    async fn run(db: Db) {
+        let Some(test_db) = TestDb::new(db).await else { return };
+        let url = &test_db.url;
+        match db {
+            Db::Sqlite => {
+                let options = url.parse::<sqlx::sqlite::SqliteConnectOptions>().expect("url").create_if_missing(true);
+                let mut conn = sqlx::SqliteConnection::connect_with(&options).await.expect("open");
+                SQLITE.run_to(8, &mut conn).await.expect("migrations 1-8");
+            }
+            Db::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(url).await.expect("open");
+                POSTGRES.run_to(8, &mut conn).await.expect("migrations 1-8");
+            }
+        }
+        let events = [
+            ("a", 1, "user.create"),
+            ("b", 1, "user.create"),
+            ("a", 2, "user.replace"),
+            ("c", 1, "user.create"),
+            ("a", 3, "user.delete"),
+        ];
+        let (sql, hashes) = old_rows(&events);
+        execute_on(url, &sql).await.expect("events in the old form");
+
+        let store = Store::open(&DatabaseUrl::new(url)).await.expect("migration 9");
+        assert_eq!(store.verify_audit("a").await.expect("verify"), ChainCheck::Intact { events: 3 });
+        assert_eq!(store.verify_audit("b").await.expect("verify"), ChainCheck::Intact { events: 1 });
+        let c = store.verify_audit("c").await.expect("verify");
+        assert!(
+            matches!(&c, ChainCheck::Broken { reason, .. } if reason.contains("head")),
+            "no head: reported ({c:?})"
+        );
+
+        let rows = store.audit_events("a", &Default::default(), 0, 10).await.expect("read");
+        let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+        assert_eq!(seqs, [1, 2, 3]);
+        let old: Vec<&String> = hashes.iter().filter(|(t, _)| t == "a").map(|(_, h)| h).collect();
+        assert_eq!(rows.iter().map(|r| &r.hash).collect::<Vec<_>>(), old, "hashes kept");
+        assert_eq!(rows[0].prev_hash, hex::encode(GENESIS));
+        assert_eq!(&rows[1].prev_hash, old[0]);
+        assert_eq!(
+            rows.iter().map(|r| r.action.as_str()).collect::<Vec<_>>(),
+            ["user.create", "user.replace", "user.delete"]
+        );
+        let later = store.audit_events("a", &Default::default(), 2, 10).await.expect("read after seq 2");
+        assert_eq!(later.iter().map(|r| r.seq).collect::<Vec<_>>(), [3]);
+        assert_eq!(store.audit_events("c", &Default::default(), 0, 10).await.expect("read").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn sqlite() {
+        run(Db::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        run(Db::Postgres).await;
     }
 }
 

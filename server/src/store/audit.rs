@@ -1,10 +1,12 @@
 //! Appending to the audit log (DESIGN.md §5), inside the transaction of the change it records.
 //!
 //! Each tenant's events form a hash chain: an event's hash is SHA-256 of the previous event's hash
-//! followed by the canonical JSON of its own content. The chain's head (last seq and hash) is a
-//! row of `audit_heads` that the appending transaction reads with an upsert, which on PostgreSQL
-//! also takes the row's lock until commit: concurrent writers of one tenant append in turn, from
-//! any connection or replica. SQLite has one writer, so the same statements serialise there too.
+//! (as hex) followed by the canonical JSON of its own content. The chain's head (its number, last
+//! seq and hash) is a row of `audit_heads` that the appending transaction reads with an UPDATE,
+//! which on PostgreSQL also takes the row's lock until commit: concurrent writers of one tenant
+//! append in turn, from any connection or replica. SQLite has one writer, so the same statements
+//! serialise there too. An event's key is `chain << 40 | seq` (`event_id`): a tenant's events are
+//! one range of the table's primary key.
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -13,8 +15,19 @@ use super::params::{Param, bind};
 use super::writer_handle::with_handle;
 use super::{Dialect, StoreResult};
 
-/// The `prev_hash` of a tenant's first event.
-pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+/// The hash before a tenant's first event.
+pub const GENESIS: Hash = [0; 32];
+
+/// A SHA-256 hash, stored as 32 bytes and shown as hex.
+pub type Hash = [u8; 32];
+
+/// Events a chain can hold: an event's key is its chain's number times this, plus its seq.
+pub const CHAIN_SPAN: i64 = 1 << 40;
+
+/// The key of event `seq` of chain `chain`.
+pub fn event_id(chain: i64, seq: i64) -> i64 {
+    chain * CHAIN_SPAN + seq
+}
 
 /// Who made a change, through which interface, in which request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,26 +85,32 @@ impl AuditEvent {
     }
 }
 
-/// A chain's head: the last event's seq and hash.
+/// A chain's head: the chain's number, and the last event's seq and hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Head {
+    pub chain: i64,
     pub seq: i64,
-    pub hash: String,
+    pub hash: Hash,
 }
 
-/// Reads (creating it at the genesis if need be) and, on PostgreSQL, locks the tenant's head.
-pub(super) const LOCK_HEAD_SQL: &str = "INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ($1, 0, $2) \
-     ON CONFLICT (tenant_id) DO UPDATE SET seq = audit_heads.seq RETURNING seq, hash";
+/// Reads and, on PostgreSQL, locks the tenant's head (no row: the tenant has no chain yet). An
+/// UPDATE rather than an upsert: PostgreSQL would draw a chain number for every upsert.
+pub(super) const LOCK_HEAD_SQL: &str =
+    "UPDATE audit_heads SET seq = seq WHERE tenant_id = $1 RETURNING chain, seq, hash";
+
+/// Starts the tenant's chain at the genesis, numbering it (a concurrent start wins harmlessly).
+pub(super) const NEW_HEAD_SQL: &str =
+    "INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ($1, 0, $2) ON CONFLICT (tenant_id) DO NOTHING";
 
 pub(super) const MOVE_HEAD_SQL: &str = "UPDATE audit_heads SET seq = $2, hash = $3 WHERE tenant_id = $1";
 
-const COLUMNS: usize = 15;
+const COLUMNS: usize = 13;
 
 /// The INSERT of `rows` sealed events, binding `Sealed::params` in order.
 pub(super) fn insert_sql(d: Dialect, rows: usize) -> String {
     format!(
-        "INSERT INTO audit_events (tenant_id, seq, event_time, actor, actor_role, actor_name, job_id, action, \
-         resource_type, resource_id, changes, request_id, source, prev_hash, hash) VALUES {}",
+        "INSERT INTO audit_events (id, event_time, actor, actor_role, actor_name, job_id, action, resource_type, \
+         resource_id, changes, request_id, source, hash) VALUES {}",
         d.value_rows(rows, COLUMNS, "")
     )
 }
@@ -123,21 +142,21 @@ pub struct EventContent<'a> {
 }
 
 impl EventContent<'_> {
-    /// SHA-256 (hex) of `prev_hash` followed by the canonical JSON of this content.
+    /// SHA-256 of `prev` (as hex) followed by the canonical JSON of this content.
     /// `changes` is parsed and re-written canonically, so the hash does not depend on how a
     /// database returns the text.
-    pub fn hash(&self, prev_hash: &str) -> String {
+    pub fn hash(&self, prev: &Hash) -> Hash {
         let changes = match serde_json::from_str::<Value>(self.changes) {
             Ok(changes) => canonical(&changes),
             Err(_) => canonical(&Value::String(self.changes.to_owned())),
         };
-        EventContent { changes: &changes, ..*self }.hash_canonical(prev_hash)
+        EventContent { changes: &changes, ..*self }.hash_canonical(prev)
     }
 
     /// `hash` of content whose `changes` is canonical JSON already (as `seal` writes it): the
     /// canonical JSON of the whole is written directly, keys in sorted order, on the writer's
     /// critical path without parsing anything again.
-    fn hash_canonical(&self, prev_hash: &str) -> String {
+    fn hash_canonical(&self, prev: &Hash) -> Hash {
         fn text(out: &mut Vec<u8>, value: Option<&str>) {
             match value {
                 Some(value) => write_json(out, value),
@@ -173,10 +192,12 @@ impl EventContent<'_> {
         out.extend_from_slice(b"\"time\":");
         text(&mut out, Some(self.time));
         out.push(b'}');
+        let mut prev_hex = [0u8; 64];
+        hex::encode_to_slice(prev, &mut prev_hex).expect("64 bytes hold 32 in hex");
         let mut digest = Sha256::new();
-        digest.update(prev_hash.as_bytes());
+        digest.update(prev_hex);
         digest.update(&out);
-        hex::encode(digest.finalize())
+        digest.finalize().into()
     }
 }
 
@@ -203,8 +224,7 @@ pub(super) fn seal(tenant: &str, ctx: &AuditContext, events: &[AuditEvent], head
         }
         .hash_canonical(&head.hash);
         params.extend([
-            Param::Text(tenant.to_owned()),
-            Param::Int(seq),
+            Param::Int(event_id(head.chain, seq)),
             Param::Text(time.to_owned()),
             Param::Text(ctx.actor.clone()),
             Param::OptText(ctx.role.clone()),
@@ -216,10 +236,9 @@ pub(super) fn seal(tenant: &str, ctx: &AuditContext, events: &[AuditEvent], head
             Param::Text(event.changes.clone()),
             Param::OptText(ctx.request_id.clone()),
             Param::Text(ctx.source.clone()),
-            Param::Text(head.hash.clone()),
-            Param::Text(hash.clone()),
+            Param::Bytes(hash.to_vec()),
         ]);
-        head = Head { seq, hash };
+        head = Head { seq, hash, ..head };
     }
     Sealed { params, rows: events.len(), head }
 }
@@ -241,10 +260,7 @@ pub(super) fn append_sqlite<'a>(
         let at = match heads.iter().position(|(t, _)| *t == tenant) {
             Some(at) => at,
             None => {
-                let head = db
-                    .prepare_cached(&Dialect::Sqlite.placeholders(LOCK_HEAD_SQL))?
-                    .query_row([tenant, GENESIS], |row| Ok(Head { seq: row.get(0)?, hash: row.get(1)? }))?;
-                heads.push((tenant, head));
+                heads.push((tenant, head_sqlite(db, tenant)?));
                 heads.len() - 1
             }
         };
@@ -259,6 +275,21 @@ pub(super) fn append_sqlite<'a>(
         move_head.execute(rusqlite::params![tenant, head.seq, head.hash])?;
     }
     Ok(())
+}
+
+/// The tenant's head, its chain started if need be.
+fn head_sqlite(db: &rusqlite::Connection, tenant: &str) -> rusqlite::Result<Head> {
+    use rusqlite::OptionalExtension;
+    let lock = || {
+        db.prepare_cached(&Dialect::Sqlite.placeholders(LOCK_HEAD_SQL))?
+            .query_row([tenant], |row| Ok(Head { chain: row.get(0)?, seq: row.get(1)?, hash: row.get(2)? }))
+            .optional()
+    };
+    if let Some(head) = lock()? {
+        return Ok(head);
+    }
+    db.prepare_cached(&Dialect::Sqlite.placeholders(NEW_HEAD_SQL))?.execute(rusqlite::params![tenant, GENESIS])?;
+    lock()?.ok_or(rusqlite::Error::QueryReturnedNoRows)
 }
 
 /// JSON with object keys sorted at every level and no insignificant whitespace: the same value
@@ -363,9 +394,15 @@ impl AppendAudit for sqlx::PgConnection {
             return Ok(());
         }
         let d = Dialect::Postgres;
-        let (seq, hash): (i64, String) =
-            sqlx::query_as(LOCK_HEAD_SQL).bind(tenant).bind(GENESIS).fetch_one(&mut *self).await?;
-        let mut head = Head { seq, hash };
+        let lock = sqlx::query_as::<_, (i64, i64, Hash)>(LOCK_HEAD_SQL).bind(tenant);
+        let (chain, seq, hash) = match lock.fetch_optional(&mut *self).await? {
+            Some(head) => head,
+            None => {
+                sqlx::query(NEW_HEAD_SQL).bind(tenant).bind(&GENESIS[..]).execute(&mut *self).await?;
+                sqlx::query_as(LOCK_HEAD_SQL).bind(tenant).fetch_one(&mut *self).await?
+            }
+        };
+        let mut head = Head { chain, seq, hash };
         let time = super::tenants::now();
         for chunk in events.chunks(EVENTS_PER_STATEMENT) {
             let sealed = seal(tenant, ctx, chunk, head, &time);
@@ -374,12 +411,12 @@ impl AppendAudit for sqlx::PgConnection {
                 .await?;
             head = sealed.head;
         }
-        sqlx::query(MOVE_HEAD_SQL).bind(tenant).bind(head.seq).bind(&head.hash).execute(&mut *self).await?;
+        sqlx::query(MOVE_HEAD_SQL).bind(tenant).bind(head.seq).bind(&head.hash[..]).execute(&mut *self).await?;
         Ok(())
     }
 }
 
-/// Events per INSERT: at 15 parameters a row, under SQLite's 32,766 and PostgreSQL's 65,535.
+/// Events per INSERT: at 13 parameters a row, under SQLite's 32,766 and PostgreSQL's 65,535.
 pub(super) const EVENTS_PER_STATEMENT: usize = 1000;
 
 #[cfg(test)]
@@ -404,16 +441,36 @@ mod tests {
             AuditEvent::new("user.create", "User", "u1", json!({"userName": {"new": "a"}})),
             AuditEvent::new("user.delete", "User", "u1", json!({})),
         ];
-        let head = Head { seq: 7, hash: GENESIS.to_owned() };
+        let head = Head { chain: 3, seq: 7, hash: GENESIS };
         let sealed = seal("t", &ctx(), &events, head, "2026-01-01T00:00:00.000000Z");
         assert_eq!(sealed.rows, 2);
-        assert_eq!(sealed.head.seq, 9);
+        assert_eq!((sealed.head.chain, sealed.head.seq), (3, 9));
         let row = |i: usize| &sealed.params[i * COLUMNS..(i + 1) * COLUMNS];
-        assert_eq!(row(0)[1], Param::Int(8));
-        assert_eq!(row(0)[13], Param::Text(GENESIS.to_owned()));
-        // The second event's prev_hash is the first one's hash, and the head is the last hash.
-        assert_eq!(row(1)[13], row(0)[14]);
-        assert_eq!(row(1)[14], Param::Text(sealed.head.hash.clone()));
+        assert_eq!(row(0)[0], Param::Int(3 * CHAIN_SPAN + 8));
+        assert_eq!(row(1)[0], Param::Int(3 * CHAIN_SPAN + 9));
+        // Each hash covers the one before it, and the head is the last hash.
+        let hash = |i: usize| match &row(i)[12] {
+            Param::Bytes(hash) => Hash::try_from(hash.as_slice()).expect("32 bytes"),
+            other => panic!("a hash, not {other:?}"),
+        };
+        let content = |i: usize, seq: i64| EventContent {
+            tenant: "t",
+            seq,
+            time: "2026-01-01T00:00:00.000000Z",
+            actor: "cli",
+            role: None,
+            name: Some("root"),
+            job_id: None,
+            action: &events[i].action,
+            resource_type: Some("User"),
+            resource_id: Some("u1"),
+            changes: &events[i].changes,
+            request_id: None,
+            source: "cli",
+        };
+        assert_eq!(hash(0), content(0, 8).hash(&GENESIS));
+        assert_eq!(hash(1), content(1, 9).hash(&hash(0)));
+        assert_eq!(sealed.head.hash, hash(1));
     }
 
     #[test]
@@ -433,20 +490,19 @@ mod tests {
             request_id: None,
             source: "cli",
         };
-        let base = content.hash(GENESIS);
-        assert_eq!(base.len(), 64);
-        assert_ne!(content.hash("x"), base);
-        assert_ne!(EventContent { changes: r#"{"name":{"new":"acme2"}}"#, ..content }.hash(GENESIS), base);
-        assert_ne!(EventContent { actor: "system", ..content }.hash(GENESIS), base);
+        let base = content.hash(&GENESIS);
+        assert_ne!(content.hash(&[1; 32]), base);
+        assert_ne!(EventContent { changes: r#"{"name":{"new":"acme2"}}"#, ..content }.hash(&GENESIS), base);
+        assert_ne!(EventContent { actor: "system", ..content }.hash(&GENESIS), base);
         // Written directly, the content is the canonical JSON of the whole.
         let whole = json!({"tenant": "t", "seq": 1, "time": "2026-01-01T00:00:00.000000Z", "actor": "cli",
             "actorRole": null, "actorName": null, "jobId": null, "action": "tenant.create", "resourceType": "Tenant",
             "resourceId": "t", "changes": {"name": {"new": "acme"}}, "requestId": null, "source": "cli"});
         let mut digest = Sha256::new();
-        digest.update(GENESIS.as_bytes());
+        digest.update("0".repeat(64).as_bytes());
         digest.update(canonical(&whole).as_bytes());
-        assert_eq!(base, hex::encode(digest.finalize()));
+        assert_eq!(base, <Hash>::from(digest.finalize()));
         // The same changes written differently hash the same.
-        assert_eq!(EventContent { changes: r#"{ "name" : { "new" : "acme" } }"#, ..content }.hash(GENESIS), base);
+        assert_eq!(EventContent { changes: r#"{ "name" : { "new" : "acme" } }"#, ..content }.hash(&GENESIS), base);
     }
 }

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::audit::{EventContent, GENESIS};
+use super::audit::{CHAIN_SPAN, EventContent, GENESIS};
 use super::params::{Param, bind};
 use super::{Store, StoreResult, read};
 
@@ -22,7 +22,9 @@ pub struct AuditRow {
     pub changes: String,
     pub request_id: Option<String>,
     pub source: String,
+    /// The previous event's hash (hex): the row before this one.
     pub prev_hash: String,
+    /// Hex.
     pub hash: String,
 }
 
@@ -88,8 +90,28 @@ pub struct Provenance {
     pub job_id: Option<String>,
 }
 
-const COLUMNS: &str = "seq, event_time, actor, actor_role, actor_name, job_id, action, resource_type, resource_id, \
-     changes, request_id, source, prev_hash, hash";
+/// A tenant's chain as the range of event keys it holds: `FROM {TENANT_CHAIN} JOIN audit_events e
+/// ON {IN_CHAIN}` reads the tenant's events (`$1`: the tenant), and `e.id - h.base` is an event's seq.
+const TENANT_CHAIN: &str = "(SELECT chain * 1099511627776 AS base FROM audit_heads WHERE tenant_id = $1) h";
+const IN_CHAIN: &str = "e.id > h.base AND e.id < h.base + 1099511627776";
+const _: () = assert!(CHAIN_SPAN == 1_099_511_627_776);
+
+/// The columns of `AuditRow`, hashes in hex, the previous hash read from the row before.
+fn columns(d: super::Dialect) -> String {
+    // SQLite's hex(NULL) is '', which the first event's missing predecessor must not become.
+    let hex = |expr: &str| match d {
+        super::Dialect::Sqlite => format!("nullif(lower(hex({expr})), '')"),
+        super::Dialect::Postgres => format!("encode({expr}, 'hex')"),
+    };
+    format!(
+        "e.id - h.base AS seq, e.event_time, e.actor, e.actor_role, e.actor_name, e.job_id, e.action, e.resource_type, \
+         e.resource_id, e.changes, e.request_id, e.source, \
+         coalesce({}, '{}') AS prev_hash, {} AS hash",
+        hex("(SELECT p.hash FROM audit_events p WHERE p.id = e.id - 1)"),
+        hex::encode(GENESIS),
+        hex("e.hash")
+    )
+}
 
 /// Events read per query while walking the chain.
 const WALK_PAGE: i64 = 1000;
@@ -105,7 +127,7 @@ impl Store {
     ) -> StoreResult<Vec<AuditRow>> {
         let d = self.dialect();
         let mut params = vec![Param::Text(tenant.to_owned()), Param::Int(after_seq)];
-        let mut condition = String::from("tenant_id = $1 AND seq > $2");
+        let mut condition = format!("{IN_CHAIN} AND e.id > h.base + $2");
         // Times are stored as UTC with microseconds; a bound in another offset is normalised first.
         let since = filter.since.as_deref().map(utc);
         let until = filter.until.as_deref().map(utc);
@@ -122,11 +144,12 @@ impl Store {
         for (test, value) in tests {
             if let Some(value) = value {
                 params.push(Param::Text(value.clone()));
-                condition.push_str(&format!(" AND {test} {}", d.placeholder(params.len())));
+                condition.push_str(&format!(" AND e.{test} {}", d.placeholder(params.len())));
             }
         }
         let sql = d.placeholders(&format!(
-            "SELECT {COLUMNS} FROM audit_events WHERE {condition} ORDER BY seq LIMIT {}",
+            "SELECT {} FROM {TENANT_CHAIN} JOIN audit_events e ON {condition} ORDER BY e.id LIMIT {}",
+            columns(d),
             limit.max(0)
         ));
         Ok(
@@ -134,11 +157,11 @@ impl Store {
         )
     }
 
-    /// Walks the tenant's chain from its first event: each seq follows the one before, each
-    /// `prev_hash` is the previous hash, each hash matches its content, and the head names the last.
+    /// Walks the tenant's chain from its first event: each seq follows the one before, each hash
+    /// matches the previous hash and its content, and the head names the last.
     pub async fn verify_audit(&self, tenant: &str) -> StoreResult<ChainCheck> {
         let mut expected_seq = 1;
-        let mut prev = GENESIS.to_owned();
+        let mut prev = GENESIS;
         let mut events = 0u64;
         loop {
             let page = self.audit_events(tenant, &AuditFilter::default(), expected_seq - 1, WALK_PAGE).await?;
@@ -147,13 +170,15 @@ impl Store {
                 if row.seq != expected_seq {
                     return broken(format!("event {expected_seq} is missing (the next one is {})", row.seq));
                 }
-                if row.prev_hash != prev {
-                    return broken("its prev_hash is not the hash of the event before it".to_owned());
+                let hash = row.content(tenant).hash(&prev);
+                if hex::encode(hash) != row.hash {
+                    return broken(
+                        "its hash does not match its content and the hash before it: it, or the event before it, \
+                         was changed after it was written"
+                            .into(),
+                    );
                 }
-                if row.content(tenant).hash(&row.prev_hash) != row.hash {
-                    return broken("its content does not match its hash: it was changed after it was written".into());
-                }
-                prev.clone_from(&row.hash);
+                prev = hash;
                 expected_seq += 1;
                 events += 1;
             }
@@ -162,9 +187,9 @@ impl Store {
             }
         }
         let head_sql = self.sql("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1");
-        let head: Option<(i64, String)> =
+        let head: Option<(i64, Vec<u8>)> =
             read!(self, pool => sqlx::query_as(head_sql).bind(tenant).fetch_optional(pool).await)?;
-        let (head_seq, head_hash) = head.unwrap_or((0, GENESIS.to_owned()));
+        let (head_seq, head_hash) = head.unwrap_or((0, GENESIS.to_vec()));
         if head_seq != expected_seq - 1 || head_hash != prev {
             return Ok(ChainCheck::Broken {
                 seq: head_seq.max(expected_seq),
@@ -185,10 +210,10 @@ impl Store {
             super::Dialect::Postgres => "jsonb_each(e.changes::jsonb) AS j",
         };
         let sql = self.sql(&format!(
-            "WITH latest AS (SELECT j.key AS attribute, max(e.seq) AS seq FROM audit_events e, {keys} \
-             WHERE e.tenant_id = $1 AND e.resource_id = $2 GROUP BY j.key) \
-             SELECT l.attribute, e.source, e.event_time, e.seq, e.action, e.actor, e.actor_name, e.job_id \
-             FROM latest l JOIN audit_events e ON e.tenant_id = $1 AND e.seq = l.seq ORDER BY l.attribute"
+            "WITH latest AS (SELECT j.key AS attribute, max(e.id) AS id FROM {TENANT_CHAIN} \
+             JOIN audit_events e ON {IN_CHAIN} AND e.resource_id = $2, {keys} GROUP BY j.key) \
+             SELECT l.attribute, e.source, e.event_time, e.id - h.base AS seq, e.action, e.actor, e.actor_name, e.job_id \
+             FROM latest l JOIN audit_events e ON e.id = l.id, {TENANT_CHAIN} ORDER BY l.attribute"
         ));
         Ok(read!(self, pool => sqlx::query_as(sql).bind(tenant).bind(resource_id).fetch_all(pool).await)?)
     }

@@ -130,7 +130,7 @@ mod tests {
         assert!(a.is_ok() && matches!(b, Err(StoreError::NotFound)) && c.is_ok());
 
         let rows: Vec<(i64, String)> =
-            sqlx::query_as("SELECT seq, resource_id FROM audit_events WHERE tenant_id = 't' ORDER BY seq")
+            sqlx::query_as("SELECT id & 1099511627775 AS seq, resource_id FROM audit_events ORDER BY id")
                 .fetch_all(&pool)
                 .await
                 .expect("read");

@@ -38,7 +38,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 use crate::config::DatabaseUrl;
 
-pub use audit::{AuditContext, AuditEvent, canonical};
+pub use audit::{AuditContext, AuditEvent, EventContent, GENESIS, canonical};
 pub use audit_read::{AuditFilter, AuditRow, ChainCheck, Provenance};
 pub use connectors::{ConnectorRow, ConnectorSettings, RunSettings};
 pub use dialect::Dialect;

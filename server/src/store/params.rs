@@ -10,6 +10,7 @@ pub enum Param {
     OptText(Option<String>),
     OptBool(Option<bool>),
     OptInt(Option<i64>),
+    Bytes(Vec<u8>),
 }
 
 /// Binds each parameter, in order, to a sqlx `query`/`query_as`. A macro rather than a generic
@@ -27,6 +28,7 @@ macro_rules! bind {
                 $crate::store::Param::OptText(s) => query.bind(s.clone()),
                 $crate::store::Param::OptBool(b) => query.bind(*b),
                 $crate::store::Param::OptInt(i) => query.bind(*i),
+                $crate::store::Param::Bytes(b) => query.bind(b.clone()),
             };
         }
         query

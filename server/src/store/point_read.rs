@@ -101,14 +101,14 @@ impl PointReader {
 
 impl ToSql for Param {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::Owned(match self {
-            Param::Text(s) => SqlValue::Text(s.clone()),
-            Param::Int(i) => SqlValue::Integer(*i),
-            Param::Float(f) => SqlValue::Real(*f),
-            Param::Bool(b) => SqlValue::Integer((*b).into()),
-            Param::OptText(s) => s.clone().map_or(SqlValue::Null, SqlValue::Text),
-            Param::OptBool(b) => b.map_or(SqlValue::Null, |b| SqlValue::Integer(b.into())),
-            Param::OptInt(i) => i.map_or(SqlValue::Null, SqlValue::Integer),
-        }))
+        use rusqlite::types::ValueRef;
+        Ok(match self {
+            Param::Text(s) | Param::OptText(Some(s)) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Param::Bytes(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
+            Param::Int(i) | Param::OptInt(Some(i)) => ToSqlOutput::Owned(SqlValue::Integer(*i)),
+            Param::Float(f) => ToSqlOutput::Owned(SqlValue::Real(*f)),
+            Param::Bool(b) | Param::OptBool(Some(b)) => ToSqlOutput::Owned(SqlValue::Integer((*b).into())),
+            Param::OptText(None) | Param::OptBool(None) | Param::OptInt(None) => ToSqlOutput::Owned(SqlValue::Null),
+        })
     }
 }
